@@ -1,0 +1,15 @@
+// Why: the binary stays thin: parse the command line, run the library, turn an error into its
+// message, hint and exit code (0 ok, 2 usage or answers, 3 destination not empty, 1 otherwise).
+
+use clap::Parser;
+
+fn main() {
+    let cli = portcullis::cli::Cli::parse();
+    match portcullis::run(cli) {
+        Ok(()) => {}
+        Err(e) => {
+            portcullis::ui::error(&e);
+            std::process::exit(e.exit_code());
+        }
+    }
+}

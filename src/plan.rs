@@ -1,0 +1,170 @@
+// Why: the whole project is rendered in memory before anything touches the disk, so every
+// template error surfaces before the first write, `--dry-run` can show exactly what would be
+// written, and tests can inspect a project without a filesystem. The plan is sorted, so output
+// is deterministic (only `.env`'s secret varies between runs).
+
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::render::{Context, Renderer};
+use crate::spec::ProjectSpec;
+use crate::templates::{self, TemplateFile};
+
+/// The placeholder directory name replaced by the package name.
+pub const PACKAGE_DIR: &str = "__package__";
+
+/// The answers file written at the root of every project.
+pub const ANSWERS_FILE: &str = "portcullis.toml";
+
+/// One file to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// Relative path with `/` separators, `__package__` substituted.
+    pub path: String,
+    pub contents: Vec<u8>,
+    /// Written with mode 0755 (the source starts with `#!`).
+    pub executable: bool,
+}
+
+/// Every file of a project, sorted by path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub files: Vec<PlannedFile>,
+}
+
+impl Plan {
+    pub fn paths(&self) -> Vec<&str> {
+        self.files.iter().map(|f| f.path.as_str()).collect()
+    }
+
+    pub fn get(&self, path: &str) -> Option<&PlannedFile> {
+        self.files.iter().find(|f| f.path == path)
+    }
+}
+
+/// Renders the embedded templates for `spec`. `secret_key` goes into the context (for `.env`).
+pub fn plan(spec: &ProjectSpec, secret_key: &str) -> Result<Plan> {
+    plan_with(
+        spec,
+        secret_key,
+        templates::project_files(),
+        &Manifest::embedded()?,
+    )
+}
+
+/// Renders any template tree (tests use small ones).
+pub fn plan_with(
+    spec: &ProjectSpec,
+    secret_key: &str,
+    files: &[TemplateFile],
+    manifest: &Manifest,
+) -> Result<Plan> {
+    let selected = manifest.select(files, spec)?;
+    let renderer = Renderer::new(files)?;
+    let context = Context::new(spec, secret_key.to_string());
+    let mut out: Vec<PlannedFile> = Vec::with_capacity(selected.len() + 1);
+    for sel in selected {
+        let src = files
+            .iter()
+            .find(|f| f.path == sel.src)
+            .expect("selected from this tree");
+        let contents = if sel.src.ends_with(".tera") {
+            renderer.render(sel.src, &context)?.into_bytes()
+        } else {
+            src.contents.to_vec()
+        };
+        let path = substitute_package(&sel.dest, spec.project.package.as_str());
+        if path == ANSWERS_FILE {
+            return Err(Error::Template(format!(
+                "`{}` would generate `{ANSWERS_FILE}`, which the generator writes itself",
+                sel.src
+            )));
+        }
+        out.push(PlannedFile {
+            executable: contents.starts_with(b"#!"),
+            path,
+            contents,
+        });
+    }
+    out.push(PlannedFile {
+        path: ANSWERS_FILE.to_string(),
+        contents: spec.to_toml().into_bytes(),
+        executable: false,
+    });
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    for w in out.windows(2) {
+        if w[0].path == w[1].path {
+            return Err(Error::Template(format!(
+                "two templates generate `{}`",
+                w[0].path
+            )));
+        }
+    }
+    Ok(Plan { files: out })
+}
+
+fn substitute_package(dest: &str, package: &str) -> String {
+    dest.split('/')
+        .map(|c| if c == PACKAGE_DIR { package } else { c })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A fresh 64-character URL-safe secret from the OS CSPRNG (`.env`'s `APP_SECRET_KEY`).
+pub fn new_secret() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::rngs::OsRng;
+    (0..64)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_substitutes_and_adds_the_answers_file() {
+        let files = [
+            TemplateFile {
+                path: "src/__package__/__init__.py.tera",
+                contents: b"NAME = {{ project.name | py_str }}\n",
+            },
+            TemplateFile {
+                path: "scripts/run.sh",
+                contents: b"#!/bin/sh\necho {{ raw }}\n",
+            },
+            TemplateFile {
+                path: ".env.tera",
+                contents: b"APP_SECRET_KEY={{ secret_key }}\n",
+            },
+        ];
+        let spec = crate::spec::tests::sample();
+        let plan = plan_with(&spec, "S3CRET", &files, &Manifest::default()).unwrap();
+        assert_eq!(
+            plan.paths(),
+            [
+                ".env",
+                "portcullis.toml",
+                "scripts/run.sh",
+                "src/billing_api/__init__.py"
+            ]
+        );
+        assert_eq!(plan.files[0].contents, b"APP_SECRET_KEY=S3CRET\n");
+        assert!(plan.files[2].executable);
+        assert_eq!(plan.files[2].contents, b"#!/bin/sh\necho {{ raw }}\n");
+        assert_eq!(plan.files[3].contents, b"NAME = \"billing-api\"\n");
+        assert!(!String::from_utf8_lossy(&plan.files[1].contents).contains("S3CRET"));
+    }
+
+    #[test]
+    fn secrets_are_fresh_and_url_safe() {
+        let a = new_secret();
+        let b = new_secret();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
+}

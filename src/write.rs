@@ -1,0 +1,327 @@
+// Why: a user must never end up with a half-written project. The plan is written into a staging
+// folder beside the destination (same filesystem, so the final step is a rename), and only a
+// complete tree is moved into place. Any failure removes the staging folder and every folder this
+// run created, so nothing is left behind.
+//
+// `--force` into a non-empty folder: the staging folder first receives a copy of everything that is
+// already there, then the generated files on top; the old folder is then swapped out (two
+// renames) and deleted. The user's unrelated files are kept; files the project generates replace
+// existing ones with the same path, and those are listed in the report so nothing is overwritten
+// silently. At no moment does the destination hold a mix of old and partially written files.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+
+/// Test hook: make the writer fail after this many files (atomicity tests use the real binary).
+pub const FAIL_AFTER_ENV: &str = "PORTCULLIS_TEST_FAIL_AFTER_FILES";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Existing files (relative paths) that generated files replaced (`--force` only).
+    pub replaced: Vec<String>,
+    /// How many existing entries were kept alongside the project (`--force` only).
+    pub kept: usize,
+}
+
+/// What is at the destination now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Absent,
+    EmptyDir,
+    NonEmptyDir(Vec<String>),
+}
+
+/// Inspects the destination; refuses a non-directory, and a non-empty one without `force`.
+pub fn check_destination(dest: &Path, force: bool) -> Result<Destination> {
+    let meta = match fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Destination::Absent),
+        Err(e) => return Err(e.into()),
+    };
+    if !meta.is_dir() {
+        return Err(Error::DestinationNotDir {
+            path: dest.to_path_buf(),
+        });
+    }
+    let mut entries: Vec<String> = fs::read_dir(dest)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<io::Result<_>>()?;
+    entries.sort();
+    if entries.is_empty() {
+        Ok(Destination::EmptyDir)
+    } else if force {
+        Ok(Destination::NonEmptyDir(entries))
+    } else {
+        Err(Error::DestinationNotEmpty {
+            path: dest.to_path_buf(),
+            entries,
+        })
+    }
+}
+
+/// Writes `plan` at `dest` atomically (see the module comment).
+pub fn write(plan: &Plan, dest: &Path, force: bool) -> Result<WriteReport> {
+    let state = check_destination(dest, force)?;
+    let name = dest
+        .file_name()
+        .ok_or_else(|| Error::Usage(format!("`{}` has no folder name", dest.display())))?;
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let fail_after: Option<usize> = std::env::var(FAIL_AFTER_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
+
+    let mut guard = Cleanup::default();
+    guard.created_ancestor = create_ancestors(&parent)?;
+    let tag = format!(
+        ".{}.portcullis-{}-{:08x}",
+        name.to_string_lossy(),
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let staging = parent.join(format!("{tag}.staging"));
+    fs::create_dir(&staging)?;
+    guard.staging = Some(staging.clone());
+
+    let mut report = WriteReport::default();
+    if let Destination::NonEmptyDir(entries) = &state {
+        copy_tree(dest, &staging)?;
+        report.kept = entries.len();
+    }
+    for (i, file) in plan.files.iter().enumerate() {
+        if fail_after == Some(i) {
+            return Err(Error::Io(io::Error::other(format!(
+                "injected failure after {i} files ({FAIL_AFTER_ENV})"
+            ))));
+        }
+        let target = staging.join(&file.path);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        match fs::symlink_metadata(&target) {
+            Ok(m) if m.is_dir() => {
+                return Err(Error::Io(io::Error::other(format!(
+                    "`{}` is a folder in the destination; the project needs a file there",
+                    file.path
+                ))))
+            }
+            Ok(_) => {
+                // A copied user file (or symlink): replace it, never write through it.
+                fs::remove_file(&target)?;
+                report.replaced.push(file.path.clone());
+            }
+            Err(_) => {}
+        }
+        fs::write(&target, &file.contents)?;
+        set_mode(&target, file.executable)?;
+    }
+
+    match state {
+        Destination::Absent => fs::rename(&staging, dest)?,
+        Destination::EmptyDir => {
+            fs::remove_dir(dest)?;
+            if let Err(e) = fs::rename(&staging, dest) {
+                let _ = fs::create_dir(dest);
+                return Err(e.into());
+            }
+        }
+        Destination::NonEmptyDir(_) => {
+            let old = parent.join(format!("{tag}.old"));
+            fs::rename(dest, &old)?;
+            if let Err(e) = fs::rename(&staging, dest) {
+                let _ = fs::rename(&old, dest);
+                return Err(e.into());
+            }
+            // The new tree is in place; the old one is only a copy now.
+            if let Err(e) = fs::remove_dir_all(&old) {
+                eprintln!(
+                    "warning: could not remove the previous tree at `{}`: {e}",
+                    old.display()
+                );
+            }
+        }
+    }
+    guard.disarm();
+    Ok(report)
+}
+
+/// Creates the missing ancestors of `dir`; returns the topmost one created, to remove on failure.
+fn create_ancestors(dir: &Path) -> Result<Option<PathBuf>> {
+    let mut missing = None;
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if d.as_os_str().is_empty() || d.exists() {
+            break;
+        }
+        missing = Some(d.to_path_buf());
+        cur = d.parent();
+    }
+    if missing.is_some() {
+        fs::create_dir_all(dir)?;
+    }
+    Ok(missing)
+}
+
+/// Removes what a failed write created.
+#[derive(Default)]
+struct Cleanup {
+    staging: Option<PathBuf>,
+    created_ancestor: Option<PathBuf>,
+}
+
+impl Cleanup {
+    fn disarm(&mut self) {
+        self.staging = None;
+        self.created_ancestor = None;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(s) = self.staging.take() {
+            let _ = fs::remove_dir_all(s);
+        }
+        if let Some(a) = self.created_ancestor.take() {
+            let _ = fs::remove_dir_all(a);
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            fs::create_dir(&dst)?;
+            fs::set_permissions(&dst, fs::metadata(&src)?.permissions())?;
+            copy_tree(&src, &dst)?;
+        } else if kind.is_file() {
+            fs::copy(&src, &dst)?;
+        } else if kind.is_symlink() {
+            copy_symlink(&src, &dst)?;
+        } else {
+            return Err(Error::Io(io::Error::other(format!(
+                "`{}` is not a file, folder or symlink; it can't be carried over with --force",
+                src.display()
+            ))));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn copy_symlink(src: &Path, dst: &Path) -> Result<()> {
+    let target = fs::read_link(src)?;
+    fs::os::unix::fs::symlink(target, dst)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn copy_symlink(src: &Path, dst: &Path) -> Result<()> {
+    fs::copy(src, dst)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, executable: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if executable { 0o755 } else { 0o644 };
+    fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _executable: bool) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlannedFile;
+
+    fn plan() -> Plan {
+        Plan {
+            files: vec![
+                PlannedFile {
+                    path: "README.md".into(),
+                    contents: b"new readme".to_vec(),
+                    executable: false,
+                },
+                PlannedFile {
+                    path: "src/pkg/__init__.py".into(),
+                    contents: b"".to_vec(),
+                    executable: false,
+                },
+            ],
+        }
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut out: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn writes_a_new_tree_and_creates_ancestors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("a/b/proj");
+        write(&plan(), &dest, false).unwrap();
+        assert_eq!(fs::read(dest.join("README.md")).unwrap(), b"new readme");
+        assert_eq!(listing(&tmp.path().join("a/b")), ["proj"]);
+    }
+
+    #[test]
+    fn empty_destination_is_fine_and_non_empty_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("proj");
+        fs::create_dir(&dest).unwrap();
+        write(&plan(), &dest, false).unwrap();
+        let e = write(&plan(), &dest, false).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(e.to_string().contains("README.md"), "{e}");
+    }
+
+    #[test]
+    fn force_keeps_unrelated_files_and_reports_replaced_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("proj");
+        fs::create_dir_all(dest.join("notes")).unwrap();
+        fs::write(dest.join("notes/todo.txt"), "mine").unwrap();
+        fs::write(dest.join("README.md"), "old").unwrap();
+        let report = write(&plan(), &dest, true).unwrap();
+        assert_eq!(report.replaced, ["README.md"]);
+        assert_eq!(report.kept, 2);
+        assert_eq!(
+            fs::read_to_string(dest.join("notes/todo.txt")).unwrap(),
+            "mine"
+        );
+        assert_eq!(
+            fs::read_to_string(dest.join("README.md")).unwrap(),
+            "new readme"
+        );
+        assert_eq!(listing(tmp.path()), ["proj"]);
+    }
+
+    #[test]
+    fn a_file_at_the_destination_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("proj");
+        fs::write(&dest, "x").unwrap();
+        let e = write(&plan(), &dest, true).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+    }
+}
