@@ -1,0 +1,110 @@
+"""Short-lived shared state: counters for rate limits and lockouts, and small values.
+
+In one process a `MemoryStore` is enough. As soon as a second worker or instance starts, every
+one of them must see the same counters, so `APP_REDIS_URL` switches to `RedisStore`; production
+settings refuse several workers without it.
+"""
+
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from .config import Settings
+
+
+class Store(Protocol):
+    async def incr(self, key: str, ttl_seconds: int) -> int:
+        """Add one to `key` and return the new count; a new key expires after `ttl_seconds`."""
+
+    async def ttl(self, key: str) -> int:
+        """Seconds until `key` expires, 0 if it does not exist."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None: ...
+
+    async def delete(self, *keys: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """A store for a single process (development, tests, one worker)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[str, float]] = {}
+
+    def _live(self, key: str) -> tuple[str, float] | None:
+        entry = self._values.get(key)
+        if entry is not None and entry[1] <= time.monotonic():
+            del self._values[key]
+            return None
+        return entry
+
+    async def incr(self, key: str, ttl_seconds: int) -> int:
+        entry = self._live(key)
+        if entry is None:
+            self._values[key] = ("1", time.monotonic() + ttl_seconds)
+            return 1
+        count = int(entry[0]) + 1
+        self._values[key] = (str(count), entry[1])
+        return count
+
+    async def ttl(self, key: str) -> int:
+        entry = self._live(key)
+        return 0 if entry is None else max(1, round(entry[1] - time.monotonic()))
+
+    async def get(self, key: str) -> str | None:
+        entry = self._live(key)
+        return None if entry is None else entry[0]
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        self._values[key] = (value, time.monotonic() + ttl_seconds)
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._values.pop(key, None)
+
+    async def close(self) -> None:
+        self._values.clear()
+
+
+class RedisStore:
+    """A store shared by every worker and instance through Redis."""
+
+    def __init__(self, client: "Redis") -> None:
+        self._redis = client
+
+    async def incr(self, key: str, ttl_seconds: int) -> int:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            # NX: only a new key gets an expiry, so the window is not extended by each attempt.
+            pipe.expire(key, ttl_seconds, nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def ttl(self, key: str) -> int:
+        remaining = int(await self._redis.ttl(key))
+        return max(remaining, 0)
+
+    async def get(self, key: str) -> str | None:
+        value = await self._redis.get(key)
+        return None if value is None else str(value)
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        await self._redis.set(key, value, ex=ttl_seconds)
+
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self._redis.delete(*keys)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def build_store(settings: Settings) -> Store:
+    if settings.redis_url is None:
+        return MemoryStore()
+    client = Redis.from_url(settings.redis_url.get_secret_value(), decode_responses=True)
+    return RedisStore(client)

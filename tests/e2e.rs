@@ -1,0 +1,306 @@
+//! End to end: the generated projects themselves, not the generator's opinion of them.
+//!
+//! For every set of auth methods × every role model, generate a project with custom role
+//! names, install it into one shared virtualenv (`target/e2e-venv`) and run `ruff check`,
+//! `ruff format --check`, `mypy` (strict) and its own `pytest`. Then start one project's
+//! `serve` over TLS and log in through a client that trusts only the generated CA, and run a
+//! PostgreSQL project's suite against a real server (`PORTCULLIS_TEST_POSTGRES_URL`, which
+//! `scripts/test-all` provides).
+//!
+//! `PORTCULLIS_E2E_ONLY=oauth2-flat,session-permissions` narrows the matrix while developing.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const METHOD_SETS: [&str; 7] = [
+    "oauth2",
+    "apikey",
+    "session",
+    "oauth2,apikey",
+    "oauth2,session",
+    "apikey,session",
+    "oauth2,apikey,session",
+];
+const MODELS: [&str; 3] = ["flat", "hierarchical", "permissions"];
+
+/// Custom role names per model, so nothing in a template may assume `admin,editor,viewer`.
+fn roles_for(model: &str) -> &'static str {
+    match model {
+        "flat" => "superuser,operator,analyst,guest",
+        "hierarchical" => "owner,maintainer,reader",
+        _ => "chief,clerk",
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn work_dir() -> PathBuf {
+    let dir = repo().join("target").join("e2e");
+    std::fs::create_dir_all(&dir).expect("create target/e2e");
+    dir
+}
+
+fn venv() -> PathBuf {
+    repo().join("target").join("e2e-venv")
+}
+
+fn venv_bin(tool: &str) -> PathBuf {
+    venv().join("bin").join(tool)
+}
+
+/// Runs a command, returning its combined output as the error when it fails.
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let shown = format!("{cmd:?}");
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{shown} failed ({}):\n{text}", output.status))
+    }
+}
+
+fn generate(name: &str, args: &[&str]) -> PathBuf {
+    let out = work_dir();
+    // A fresh tree each run: leftovers (caches, databases) must not make a broken project pass.
+    let _ = std::fs::remove_dir_all(out.join(name));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    cmd.args(["new", name, "--output-dir"])
+        .arg(&out)
+        .arg("--defaults")
+        .args(args)
+        .env("NO_COLOR", "1");
+    run(&mut cmd).unwrap_or_else(|e| panic!("generate {name}: {e}"));
+    out.join(name)
+}
+
+/// Creates the shared virtualenv once per run: the union of every project's dependencies,
+/// installed from the generated `pyproject.toml`s themselves (so their floors are tested).
+fn ensure_venv() {
+    static READY: OnceLock<()> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    READY.get_or_init(|| {
+        let all_sqlite = generate("deps-sqlite", &["--auth", "oauth2,apikey,session"]);
+        let all_pg = generate(
+            "deps-postgres",
+            &["--auth", "oauth2,apikey,session", "--database", "postgres"],
+        );
+        if !venv_bin("python").exists() {
+            run(Command::new("python3").args(["-m", "venv"]).arg(venv()))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let pip = venv_bin("pip");
+        run(Command::new(&pip).args(["install", "-q", "--upgrade", "pip", "hatchling"]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        for project in [&all_sqlite, &all_pg] {
+            run(Command::new(&pip)
+                .args(["install", "-q", "-e"])
+                .arg(format!("{}[dev]", project.display())))
+            .unwrap_or_else(|e| panic!("{e}"));
+        }
+    });
+}
+
+/// Installs one project (no dependencies: the venv has the union) and runs its checks.
+fn check_project(dir: &Path, extra_env: &[(&str, &str)]) -> Result<(), String> {
+    run(Command::new(venv_bin("pip"))
+        .args(["install", "-q", "--no-deps", "--no-build-isolation", "-e"])
+        .arg(dir))?;
+    let path = format!(
+        "{}:{}",
+        venv().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cache = repo().join("target").join("e2e-mypy-cache");
+    let steps: [(&str, Vec<String>); 4] = [
+        ("ruff", vec!["check".into(), "--no-cache".into(), ".".into()]),
+        (
+            "ruff",
+            vec!["format".into(), "--check".into(), "--no-cache".into(), ".".into()],
+        ),
+        (
+            "mypy",
+            vec!["--cache-dir".into(), cache.display().to_string()],
+        ),
+        ("pytest", vec!["-q".into(), "-p".into(), "no:cacheprovider".into()]),
+    ];
+    for (tool, args) in steps {
+        let mut cmd = Command::new(venv_bin(tool));
+        cmd.args(&args).current_dir(dir).env("PATH", &path);
+        for (key, value) in extra_env {
+            cmd.env(key, value);
+        }
+        run(&mut cmd).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn selected(combo: &str) -> bool {
+    match std::env::var("PORTCULLIS_E2E_ONLY") {
+        Ok(only) if !only.trim().is_empty() => only.split(',').any(|c| c.trim() == combo),
+        _ => true,
+    }
+}
+
+#[test]
+fn every_method_set_and_role_model_passes_its_own_checks() {
+    ensure_venv();
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for methods in METHOD_SETS {
+        for model in MODELS {
+            let combo = format!("{}-{model}", methods.replace(',', "+"));
+            if !selected(&combo) {
+                continue;
+            }
+            let name = format!("e2e-{}", combo.replace('+', "-"));
+            let dir = generate(
+                &name,
+                &["--auth", methods, "--role-model", model, "--roles", roles_for(model)],
+            );
+            let one = Instant::now();
+            ran += 1;
+            match check_project(&dir, &[]) {
+                Ok(()) => eprintln!("e2e ok   {combo} ({:.0?})", one.elapsed()),
+                Err(e) => {
+                    eprintln!("e2e FAIL {combo}");
+                    failures.push(format!("== {combo} ==\n{e}"));
+                }
+            }
+        }
+    }
+    eprintln!("e2e: {ran} projects in {:.0?}", started.elapsed());
+    assert!(ran > 0, "PORTCULLIS_E2E_ONLY selected no combination");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn postgres_project_passes_its_suite_against_a_real_server() {
+    let url = std::env::var("PORTCULLIS_TEST_POSTGRES_URL").expect(
+        "PORTCULLIS_TEST_POSTGRES_URL must name an empty PostgreSQL database \
+         (scripts/test-all starts one)",
+    );
+    ensure_venv();
+    let dir = generate(
+        "e2e-postgres",
+        &[
+            "--auth",
+            "oauth2,apikey,session",
+            "--database",
+            "postgres",
+            "--role-model",
+            "hierarchical",
+        ],
+    );
+    check_project(&dir, &[("APP_TEST_DATABASE_URL", &url)]).unwrap_or_else(|e| panic!("{e}"));
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[test]
+fn serve_over_tls_logs_in_and_enforces_permissions() {
+    ensure_venv();
+    let dir = generate(
+        "e2e-tls",
+        &["--auth", "oauth2", "--roles", "owner,reader", "--role-model", "flat"],
+    );
+    run(Command::new(venv_bin("pip"))
+        .args(["install", "-q", "--no-deps", "--no-build-isolation", "-e"])
+        .arg(&dir))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let python = venv_bin("python");
+    let cli = |args: &[&str]| {
+        let mut cmd = Command::new(&python);
+        cmd.args(["-m", "e2e_tls"]).args(args).current_dir(&dir);
+        cmd
+    };
+    run(&mut cli(&["dev-cert"])).unwrap_or_else(|e| panic!("{e}"));
+    run(&mut cli(&["migrate"])).unwrap_or_else(|e| panic!("{e}"));
+    let password = "correct horse battery staple 7";
+    for (user, role) in [("olivia", "owner"), ("rita", "reader")] {
+        let mut child = cli(&["create-user", "--username", user, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn create-user");
+        use std::io::Write;
+        writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
+        let out = child.wait_with_output().expect("create-user");
+        assert!(out.status.success(), "create-user: {out:?}");
+    }
+    let port = free_port().to_string();
+    let server = Server(
+        cli(&["serve", "--port", &port])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve"),
+    );
+    // A client that trusts only the generated CA: certificate names and chain must be right.
+    let script = r#"
+import sys, time, httpx
+port, password = sys.argv[1], sys.argv[2]
+base = f"https://localhost:{port}/api/v1"
+client = httpx.Client(verify="certs/ca.pem", timeout=5)
+for _ in range(100):
+    try:
+        client.get(f"{base}/health"); break
+    except httpx.TransportError:
+        time.sleep(0.2)
+health = client.get(f"{base}/health")
+assert health.status_code == 200, health.text
+assert "server" not in health.headers, health.headers
+assert "max-age=" in health.headers["strict-transport-security"]
+def token(user):
+    r = client.post(f"{base}/auth/token",
+                    data={"grant_type": "password", "username": user, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": "Bearer " + r.json()["access_token"]}
+reader = token("rita")
+listed = client.get(f"{base}/items", headers=reader)
+assert listed.status_code == 200, listed.text
+forbidden = client.post(f"{base}/items", json={"name": "x"}, headers=reader)
+assert forbidden.status_code == 403, forbidden.text
+owner = token("olivia")
+created = client.post(f"{base}/items", json={"name": "x"}, headers=owner)
+assert created.status_code == 201, created.text
+print("tls ok")
+"#;
+    let result = run(Command::new(&python)
+        .args(["-c", script, &port, password])
+        .current_dir(&dir));
+    drop(server);
+    let out = result.unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("tls ok"), "{out}");
+    // Wait a little for the port to be released before the next test reuses the machine.
+    std::thread::sleep(Duration::from_millis(50));
+}
