@@ -483,6 +483,27 @@ fn ask_permissions(
     }
 }
 
+/// The spec `portcullis new NAME --defaults` resolves to.
+pub fn default_spec(name: &str) -> Result<ProjectSpec> {
+    let name = ProjectName::parse(name).map_err(Error::Usage)?;
+    let roles = default_roles();
+    let count = roles.len();
+    let table = roles
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (r, default_permissions(i, count)))
+        .collect();
+    ProjectSpec::build(
+        name,
+        DEFAULT_AUTH.to_vec(),
+        DEFAULT_ROLE_MODEL,
+        table,
+        DEFAULT_DATABASE,
+        default_origins(),
+    )
+    .map_err(|e| Error::Usage(e.join("; ")))
+}
+
 pub fn default_roles() -> Vec<RoleName> {
     DEFAULT_ROLES
         .iter()

@@ -273,7 +273,9 @@ pub fn show(raw: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() || c == '`' {
+        if c == '`' {
+            out.push_str("\\`");
+        } else if c.is_control() {
             out.extend(c.escape_default());
         } else {
             out.push(c);
