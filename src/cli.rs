@@ -22,6 +22,9 @@ pub enum Command {
     /// Answers come from flags, then `--answers FILE`, then interactive questions (only with a
     /// terminal), then defaults (only with `--defaults`). Without a terminal, every unanswered
     /// question is reported at once with the flag that answers it (exit 2).
+    ///
+    /// Exit codes: 0 success; 2 invalid usage or answers; 3 destination exists and is not empty
+    /// (without --force); 1 anything else. On any failure nothing is left behind.
     New(NewArgs),
     /// Print a shell completion script to standard output.
     Completions {
@@ -30,7 +33,7 @@ pub enum Command {
     },
 }
 
-/// Exit codes: 0 success; 2 invalid usage or answers; 3 destination not empty; 1 anything else.
+/// The raw arguments of `portcullis new` (checked later, by `resolve`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct NewArgs {
     /// The project folder name; the Python package is derived from it (lower case, `-`, `.` and

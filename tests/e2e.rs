@@ -126,16 +126,27 @@ fn check_project(dir: &Path, extra_env: &[(&str, &str)]) -> Result<(), String> {
     );
     let cache = repo().join("target").join("e2e-mypy-cache");
     let steps: [(&str, Vec<String>); 4] = [
-        ("ruff", vec!["check".into(), "--no-cache".into(), ".".into()]),
         (
             "ruff",
-            vec!["format".into(), "--check".into(), "--no-cache".into(), ".".into()],
+            vec!["check".into(), "--no-cache".into(), ".".into()],
+        ),
+        (
+            "ruff",
+            vec![
+                "format".into(),
+                "--check".into(),
+                "--no-cache".into(),
+                ".".into(),
+            ],
         ),
         (
             "mypy",
             vec!["--cache-dir".into(), cache.display().to_string()],
         ),
-        ("pytest", vec!["-q".into(), "-p".into(), "no:cacheprovider".into()]),
+        (
+            "pytest",
+            vec!["-q".into(), "-p".into(), "no:cacheprovider".into()],
+        ),
     ];
     for (tool, args) in steps {
         let mut cmd = Command::new(venv_bin(tool));
@@ -170,7 +181,14 @@ fn every_method_set_and_role_model_passes_its_own_checks() {
             let name = format!("e2e-{}", combo.replace('+', "-"));
             let dir = generate(
                 &name,
-                &["--auth", methods, "--role-model", model, "--roles", roles_for(model)],
+                &[
+                    "--auth",
+                    methods,
+                    "--role-model",
+                    model,
+                    "--roles",
+                    roles_for(model),
+                ],
             );
             let one = Instant::now();
             ran += 1;
@@ -230,7 +248,14 @@ fn serve_over_tls_logs_in_and_enforces_permissions() {
     ensure_venv();
     let dir = generate(
         "e2e-tls",
-        &["--auth", "oauth2", "--roles", "owner,reader", "--role-model", "flat"],
+        &[
+            "--auth",
+            "oauth2",
+            "--roles",
+            "owner,reader",
+            "--role-model",
+            "flat",
+        ],
     );
     run(Command::new(venv_bin("pip"))
         .args(["install", "-q", "--no-deps", "--no-build-isolation", "-e"])

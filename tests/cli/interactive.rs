@@ -1,0 +1,135 @@
+// Why: the interactive flow is only real in a real terminal. This drives the binary through a
+// pseudo-terminal from the first question to a generated project, including an answer that is
+// refused and asked again, and checks what was written.
+
+use std::time::Duration;
+
+use expectrl::{Session, WaitStatus};
+
+use crate::support::{portcullis_std, read_tree};
+
+const DOWN: &str = "\x1b[B";
+const ENTER: &str = "\r";
+
+fn session(args: &[&str], dir: &std::path::Path) -> Session {
+    let mut cmd = portcullis_std();
+    cmd.args(args)
+        .arg("--output-dir")
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let mut s = Session::spawn(cmd).expect("spawn in a pseudo-terminal");
+    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    s
+}
+
+fn exit_code(s: &Session) -> i32 {
+    match s.get_process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("unexpected status {other:?}"),
+    }
+}
+
+#[test]
+fn interactive_flow_generates_a_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = session(&["new"], tmp.path());
+
+    s.expect("Project name").unwrap();
+    s.send("json").unwrap();
+    s.send(ENTER).unwrap();
+    // Refused as typed, asked again.
+    s.expect("standard-library module").unwrap();
+    for _ in 0..4 {
+        s.send("\x7f").unwrap(); // backspace
+    }
+    s.send("shop-api").unwrap();
+    s.send(ENTER).unwrap();
+
+    s.expect("Authentication methods").unwrap();
+    // oauth2 is pre-selected; move down to apikey and select it too.
+    s.send(DOWN).unwrap();
+    s.send(" ").unwrap();
+    s.send(ENTER).unwrap();
+
+    s.expect("Role model").unwrap();
+    // hierarchical, flat, permissions: pick permissions.
+    s.send(DOWN).unwrap();
+    s.send(DOWN).unwrap();
+    s.send(ENTER).unwrap();
+
+    s.expect("Role names").unwrap();
+    s.send("owner,member").unwrap();
+    s.send(ENTER).unwrap();
+
+    s.expect("Database").unwrap();
+    s.send(DOWN).unwrap(); // postgres
+    s.send(ENTER).unwrap();
+
+    s.expect("CORS").unwrap();
+    s.send(ENTER).unwrap(); // the default origin
+
+    s.expect("Permissions of role `member`").unwrap();
+    // Pre-selected: items:read. Add items:write (the second line).
+    s.send(DOWN).unwrap();
+    s.send(" ").unwrap();
+    s.send(ENTER).unwrap();
+
+    s.expect("Generate this project?").unwrap();
+    s.send("y").unwrap();
+    s.expect("created").unwrap();
+    s.expect("python -m shop_api serve").unwrap();
+    assert_eq!(exit_code(&s), 0);
+
+    let tree = read_tree(&tmp.path().join("shop-api"));
+    let spec: portcullis::ProjectSpec =
+        toml::from_str(std::str::from_utf8(&tree["portcullis.toml"]).unwrap()).unwrap();
+    assert_eq!(spec.project.package.as_str(), "shop_api");
+    let methods: Vec<&str> = spec.auth.methods.iter().map(|m| m.as_str()).collect();
+    assert_eq!(methods, ["oauth2", "apikey"]);
+    assert_eq!(spec.roles.model.as_str(), "permissions");
+    assert_eq!(spec.database.kind.as_str(), "postgres");
+    assert_eq!(spec.cors.origins[0].as_str(), "https://localhost:3000");
+    assert_eq!(spec.roles.role[0].name.as_str(), "owner");
+    assert!(spec.roles.role[0].permissions.is_all());
+    assert_eq!(
+        spec.roles.role[1].permissions.sorted_names(),
+        ["items:read", "items:write"]
+    );
+}
+
+#[test]
+fn declining_the_confirmation_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = session(
+        &[
+            "new",
+            "svc",
+            "--auth",
+            "oauth2",
+            "--role-model",
+            "flat",
+            "--roles",
+            "admin,user",
+            "--cors-origin",
+            "https://app.example",
+        ],
+        tmp.path(),
+    );
+    s.expect("Database").unwrap();
+    s.send(ENTER).unwrap();
+    s.expect("Generate this project?").unwrap();
+    s.send("n").unwrap();
+    s.expect("cancelled").unwrap();
+    assert_eq!(exit_code(&s), 1);
+    assert!(crate::support::listing(tmp.path()).is_empty());
+}
+
+#[test]
+fn defaults_never_prompt_even_with_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = session(&["new", "svc", "--defaults"], tmp.path());
+    s.expect("created").unwrap();
+    assert_eq!(exit_code(&s), 0);
+    assert!(tmp.path().join("svc/portcullis.toml").exists());
+}

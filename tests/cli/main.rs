@@ -1,0 +1,18 @@
+// Why: one integration-test binary (one link, one build) that drives the real `portcullis` binary
+// and the library's public API. Each concern is a module under tests/cli/.
+
+mod support;
+
+mod answers;
+mod atomicity;
+mod determinism;
+mod errors;
+mod file_lists;
+mod hostile;
+mod interactive;
+mod template_tree;
+
+// The end-to-end matrix (generate every combination, install it into target/e2e-venv and run
+// ruff, mypy and pytest in it) belongs in `mod e2e;` (tests/cli/e2e.rs), written by the lead.
+// `scripts/test-all` prepares the virtualenv and PostgreSQL for it and exports
+// PORTCULLIS_TEST_POSTGRES_URL.
