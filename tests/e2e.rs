@@ -103,7 +103,7 @@ fn ensure_venv() {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let pip = venv_bin("pip");
-        run(Command::new(&pip).args(["install", "-q", "--upgrade", "pip", "hatchling"]))
+        run(Command::new(&pip).args(["install", "-q", "--upgrade", "pip", "hatchling", "editables"]))
             .unwrap_or_else(|e| panic!("{e}"));
         for project in [&all_sqlite, &all_pg] {
             run(Command::new(&pip)
