@@ -4,6 +4,8 @@
 // `generate` is the entry point for callers that already hold a checked spec; `run` drives the
 // whole command line.
 
+#![warn(clippy::disallowed_methods)]
+
 pub mod cli;
 pub mod error;
 pub mod manifest;

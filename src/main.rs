@@ -1,6 +1,8 @@
 // Why: the binary stays thin: parse the command line, run the library, turn an error into its
 // message, hint and exit code (0 ok, 2 usage or answers, 3 destination not empty, 1 otherwise).
 
+#![warn(clippy::disallowed_methods)]
+
 use clap::Parser;
 
 fn main() {

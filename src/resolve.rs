@@ -429,7 +429,7 @@ pub fn resolve(args: &NewArgs, mut prompter: Option<&mut dyn Prompter>) -> Resul
             .map(|e| Problem::new(e, hint.clone()))
             .collect(),
     })?;
-    if let (true, Some(p)) = (prompted, prompter.as_deref_mut()) {
+    if let (true, Some(p)) = (prompted, prompter) {
         p.note(&summary(&spec));
         if !p.confirm("Generate this project?", true)? {
             return Err(Error::Cancelled);

@@ -41,12 +41,26 @@ pub fn project_files() -> &'static [TemplateFile] {
     })
 }
 
+/// Tool caches that appear when someone runs Python tools inside the template tree: never part
+/// of a generated project.
+const IGNORED_DIRS: &[&str] = &["__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"];
+
 fn collect(dir: &'static Dir<'static>, out: &mut Vec<TemplateFile>) {
     for f in dir.files() {
+        if f.path().extension().is_some_and(|e| e == "pyc") {
+            continue;
+        }
         out.push(to_template(f));
     }
     for d in dir.dirs() {
-        collect(d, out);
+        let ignored = d
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| IGNORED_DIRS.contains(&n));
+        if !ignored {
+            collect(d, out);
+        }
     }
 }
 

@@ -61,7 +61,7 @@ pub fn created(report: &Report, package: &str) {
         );
     }
     anstream::eprintln!("\nNext: set up, run and test it:\n");
-    for cmd in next_steps(&shown, package) {
+    for cmd in next_steps(shown, package) {
         anstream::eprintln!("    {}", cmd.cyan());
     }
     anstream::eprintln!(

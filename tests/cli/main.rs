@@ -12,7 +12,6 @@ mod hostile;
 mod interactive;
 mod template_tree;
 
-// The end-to-end matrix (generate every combination, install it into target/e2e-venv and run
-// ruff, mypy and pytest in it) belongs in `mod e2e;` (tests/cli/e2e.rs), written by the lead.
-// `scripts/test-all` prepares the virtualenv and PostgreSQL for it and exports
-// PORTCULLIS_TEST_POSTGRES_URL.
+// The end-to-end matrix (generate every combination, install it into target/e2e-venv, run ruff,
+// mypy and pytest in it) lives in tests/e2e.rs; `scripts/test-all` prepares the virtualenv and
+// PostgreSQL for it and exports PORTCULLIS_TEST_POSTGRES_URL.
