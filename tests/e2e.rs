@@ -88,10 +88,19 @@ fn generate(name: &str, args: &[&str]) -> PathBuf {
 
 /// Creates the shared virtualenv once per run: the union of every project's dependencies,
 /// installed from the generated `pyproject.toml`s themselves (so their floors are tested).
+/// pip is not safe to run twice at once on one environment; every install takes this lock.
+static PIP: Mutex<()> = Mutex::new(());
+
+fn pip_install_editable(dir: &Path) -> Result<String, String> {
+    let _guard = PIP.lock().unwrap_or_else(|e| e.into_inner());
+    run(Command::new(venv_bin("pip"))
+        .args(["install", "-q", "--no-deps", "--no-build-isolation", "-e"])
+        .arg(dir))
+}
+
 fn ensure_venv() {
     static READY: OnceLock<()> = OnceLock::new();
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = PIP.lock().unwrap_or_else(|e| e.into_inner());
     READY.get_or_init(|| {
         let all_sqlite = generate("deps-sqlite", &["--auth", "oauth2,apikey,session"]);
         let all_pg = generate(
@@ -103,8 +112,15 @@ fn ensure_venv() {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let pip = venv_bin("pip");
-        run(Command::new(&pip).args(["install", "-q", "--upgrade", "pip", "hatchling", "editables"]))
-            .unwrap_or_else(|e| panic!("{e}"));
+        run(Command::new(&pip).args([
+            "install",
+            "-q",
+            "--upgrade",
+            "pip",
+            "hatchling",
+            "editables",
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
         for project in [&all_sqlite, &all_pg] {
             run(Command::new(&pip)
                 .args(["install", "-q", "-e"])
@@ -116,9 +132,7 @@ fn ensure_venv() {
 
 /// Installs one project (no dependencies: the venv has the union) and runs its checks.
 fn check_project(dir: &Path, extra_env: &[(&str, &str)]) -> Result<(), String> {
-    run(Command::new(venv_bin("pip"))
-        .args(["install", "-q", "--no-deps", "--no-build-isolation", "-e"])
-        .arg(dir))?;
+    pip_install_editable(dir)?;
     let path = format!(
         "{}:{}",
         venv().join("bin").display(),
@@ -224,7 +238,9 @@ fn postgres_project_passes_its_suite_against_a_real_server() {
             "hierarchical",
         ],
     );
-    check_project(&dir, &[("APP_TEST_DATABASE_URL", &url)]).unwrap_or_else(|e| panic!("{e}"));
+    // The generated project talks to PostgreSQL through asyncpg.
+    let async_url = url.replacen("postgresql://", "postgresql+asyncpg://", 1);
+    check_project(&dir, &[("APP_TEST_DATABASE_URL", &async_url)]).unwrap_or_else(|e| panic!("{e}"));
 }
 
 struct Server(Child);
@@ -257,10 +273,7 @@ fn serve_over_tls_logs_in_and_enforces_permissions() {
             "flat",
         ],
     );
-    run(Command::new(venv_bin("pip"))
-        .args(["install", "-q", "--no-deps", "--no-build-isolation", "-e"])
-        .arg(&dir))
-    .unwrap_or_else(|e| panic!("{e}"));
+    pip_install_editable(&dir).unwrap_or_else(|e| panic!("{e}"));
     let python = venv_bin("python");
     let cli = |args: &[&str]| {
         let mut cmd = Command::new(&python);
