@@ -43,11 +43,19 @@ impl Plan {
 
 /// Renders the embedded templates for `spec`. `secret_key` goes into the context (for `.env`).
 pub fn plan(spec: &ProjectSpec, secret_key: &str) -> Result<Plan> {
-    plan_with(
+    // The embedded templates are parsed once per process (most of the cost of a plan).
+    static RENDERER: std::sync::OnceLock<std::result::Result<Renderer, String>> =
+        std::sync::OnceLock::new();
+    let renderer = RENDERER
+        .get_or_init(|| Renderer::new(templates::project_files()).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| Error::Template(e.trim_start_matches("template error: ").to_string()))?;
+    render_plan(
         spec,
         secret_key,
         templates::project_files(),
         &Manifest::embedded()?,
+        renderer,
     )
 }
 
@@ -58,8 +66,17 @@ pub fn plan_with(
     files: &[TemplateFile],
     manifest: &Manifest,
 ) -> Result<Plan> {
+    render_plan(spec, secret_key, files, manifest, &Renderer::new(files)?)
+}
+
+fn render_plan(
+    spec: &ProjectSpec,
+    secret_key: &str,
+    files: &[TemplateFile],
+    manifest: &Manifest,
+    renderer: &Renderer,
+) -> Result<Plan> {
     let selected = manifest.select(files, spec)?;
-    let renderer = Renderer::new(files)?;
     let context = Context::new(spec, secret_key.to_string());
     let mut out: Vec<PlannedFile> = Vec::with_capacity(selected.len() + 1);
     for sel in selected {
