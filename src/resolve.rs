@@ -399,6 +399,15 @@ pub fn resolve(args: &NewArgs, mut prompter: Option<&mut dyn Prompter>) -> Resul
     let roles = roles.expect("checked: no missing answers");
     let count = roles.len();
     let mut table = Vec::with_capacity(count);
+    if let (RoleModel::Permissions, Some(p), Some(top)) =
+        (model, prompter.as_deref_mut(), roles.first())
+    {
+        if roles.iter().skip(1).any(|r| explicit(r).is_none()) {
+            p.note(&format!(
+                "`{top}` holds every permission (the highest role always does); choose the others'."
+            ));
+        }
+    }
     for (i, r) in roles.into_iter().enumerate() {
         let own = match (explicit(&r), prompter.as_deref_mut()) {
             (Some(set), _) => set,
