@@ -98,6 +98,9 @@ fn new(args: &cli::NewArgs) -> Result<()> {
         force: args.force,
         dry_run: args.dry_run,
     };
+    if !args.dry_run {
+        write::catch_interrupts();
+    }
     let report = generate(&resolved.spec, &resolved.dest, &options)?;
     if report.written {
         ui::created(&report, resolved.spec.project.package.as_str());

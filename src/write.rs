@@ -20,6 +20,31 @@ use crate::plan::Plan;
 /// Test hook: make the writer fail after this many files (atomicity tests use the real binary).
 pub const FAIL_AFTER_ENV: &str = "PORTCULLIS_TEST_FAIL_AFTER_FILES";
 
+/// Test hook: pause this many milliseconds after each file, so a test can interrupt mid-write.
+pub const SLOW_WRITE_ENV: &str = "PORTCULLIS_TEST_SLOW_WRITE_MS";
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns Ctrl-C into a clean failure while writing: the writer stops at the next file and
+/// removes what it wrote, instead of dying with a staging folder left behind. Installed by the
+/// binary just before writing (not during prompts, where Ctrl-C must simply quit).
+pub fn catch_interrupts() {
+    let _ = ctrlc::set_handler(|| {
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+}
+
+fn check_interrupted() -> Result<()> {
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        Err(Error::Io(io::Error::new(
+            io::ErrorKind::Interrupted,
+            "interrupted; nothing was left behind",
+        )))
+    } else {
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteReport {
     /// Existing files (relative paths) that generated files replaced (`--force` only).
@@ -77,6 +102,10 @@ pub fn write(plan: &Plan, dest: &Path, force: bool) -> Result<WriteReport> {
     let fail_after: Option<usize> = std::env::var(FAIL_AFTER_ENV)
         .ok()
         .and_then(|v| v.parse().ok());
+    let pause = std::env::var(SLOW_WRITE_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis);
 
     let mut guard = Cleanup::default();
     guard.created_ancestor = create_ancestors(&parent)?;
@@ -92,10 +121,12 @@ pub fn write(plan: &Plan, dest: &Path, force: bool) -> Result<WriteReport> {
 
     let mut report = WriteReport::default();
     if let Destination::NonEmptyDir(entries) = &state {
+        check_interrupted()?;
         copy_tree(dest, &staging)?;
         report.kept = entries.len();
     }
     for (i, file) in plan.files.iter().enumerate() {
+        check_interrupted()?;
         if fail_after == Some(i) {
             return Err(Error::Io(io::Error::other(format!(
                 "injected failure after {i} files ({FAIL_AFTER_ENV})"
@@ -121,8 +152,12 @@ pub fn write(plan: &Plan, dest: &Path, force: bool) -> Result<WriteReport> {
         }
         fs::write(&target, &file.contents)?;
         set_mode(&target, file.executable)?;
+        if let Some(pause) = pause {
+            std::thread::sleep(pause);
+        }
     }
 
+    check_interrupted()?;
     match state {
         Destination::Absent => fs::rename(&staging, dest)?,
         Destination::EmptyDir => {

@@ -104,3 +104,39 @@ fn success_leaves_no_staging_folder() {
         .success();
     assert_eq!(listing(tmp.path()), ["svc"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_write_leaves_nothing() {
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = crate::support::portcullis_std()
+        .args(["new", "svc", "--defaults", "--output-dir"])
+        .arg(tmp.path())
+        .env(portcullis::write::SLOW_WRITE_ENV, "200")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the staging folder exists, then interrupt.
+    let start = Instant::now();
+    while listing(tmp.path()).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no staging folder appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(listing(tmp.path())[0].ends_with(".staging"));
+    std::thread::sleep(Duration::from_millis(300));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
+}
