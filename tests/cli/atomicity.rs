@@ -110,7 +110,7 @@ fn success_leaves_no_staging_folder() {
 fn ctrl_c_mid_write_leaves_nothing() {
     use std::time::{Duration, Instant};
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = crate::support::portcullis_std()
+    let child = crate::support::portcullis_std()
         .args(["new", "svc", "--defaults", "--output-dir"])
         .arg(tmp.path())
         .env(portcullis::write::SLOW_WRITE_ENV, "200")
