@@ -23,7 +23,12 @@ pub struct PlannedFile {
     pub contents: Vec<u8>,
     /// Written with mode 0755 (the source starts with `#!`).
     pub executable: bool,
+    /// Written with mode 0600: it holds the generated secret (`.env`).
+    pub private: bool,
 }
+
+/// The only file that receives `secret_key`.
+pub const SECRET_FILE: &str = ".env";
 
 /// Every file of a project, sorted by path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +103,7 @@ fn render_plan(
         }
         out.push(PlannedFile {
             executable: contents.starts_with(b"#!"),
+            private: path == SECRET_FILE,
             path,
             contents,
         });
@@ -106,6 +112,7 @@ fn render_plan(
         path: ANSWERS_FILE.to_string(),
         contents: spec.to_toml().into_bytes(),
         executable: false,
+        private: false,
     });
     out.sort_by(|a, b| a.path.cmp(&b.path));
     for w in out.windows(2) {
@@ -169,6 +176,7 @@ mod tests {
         );
         assert_eq!(plan.files[0].contents, b"APP_SECRET_KEY=S3CRET\n");
         assert!(plan.files[2].executable);
+        assert!(plan.files[0].private && !plan.files[3].private);
         assert_eq!(plan.files[2].contents, b"#!/bin/sh\necho {{ raw }}\n");
         assert_eq!(plan.files[3].contents, b"NAME = \"billing-api\"\n");
         assert!(!String::from_utf8_lossy(&plan.files[1].contents).contains("S3CRET"));

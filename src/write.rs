@@ -151,7 +151,7 @@ pub fn write(plan: &Plan, dest: &Path, force: bool) -> Result<WriteReport> {
             Err(_) => {}
         }
         fs::write(&target, &file.contents)?;
-        set_mode(&target, file.executable)?;
+        set_mode(&target, file)?;
         if let Some(pause) = pause {
             std::thread::sleep(pause);
         }
@@ -267,15 +267,19 @@ fn copy_symlink(src: &Path, dst: &Path) -> Result<()> {
 }
 
 #[cfg(unix)]
-fn set_mode(path: &Path, executable: bool) -> Result<()> {
+fn set_mode(path: &Path, file: &crate::plan::PlannedFile) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = if executable { 0o755 } else { 0o644 };
+    let mode = match (file.private, file.executable) {
+        (true, _) => 0o600,
+        (false, true) => 0o755,
+        (false, false) => 0o644,
+    };
     fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn set_mode(_path: &Path, _executable: bool) -> Result<()> {
+fn set_mode(_path: &Path, _file: &crate::plan::PlannedFile) -> Result<()> {
     Ok(())
 }
 
@@ -291,11 +295,13 @@ mod tests {
                     path: "README.md".into(),
                     contents: b"new readme".to_vec(),
                     executable: false,
+                    private: false,
                 },
                 PlannedFile {
                     path: "src/pkg/__init__.py".into(),
                     contents: b"".to_vec(),
                     executable: false,
+                    private: true,
                 },
             ],
         }

@@ -92,3 +92,24 @@ fn the_binary_writes_exactly_the_plan() {
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn the_secret_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    portcullis()
+        .args(["new", "svc", "--defaults", "--output-dir"])
+        .arg(tmp.path())
+        .assert()
+        .success();
+    let mode = |p: &str| {
+        fs_err::metadata(tmp.path().join("svc").join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(".env"), 0o600);
+    assert_eq!(mode("portcullis.toml"), 0o644);
+}
