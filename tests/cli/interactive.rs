@@ -12,12 +12,21 @@ const DOWN: &str = "\x1b[B";
 const ENTER: &str = "\r";
 
 fn session(args: &[&str], dir: &std::path::Path) -> Session {
+    session_with(args, dir, false)
+}
+
+/// `colour`: leave NO_COLOR unset, so the coloured theme is used.
+fn session_with(args: &[&str], dir: &std::path::Path, colour: bool) -> Session {
     let mut cmd = portcullis_std();
     cmd.args(args)
         .arg("--output-dir")
         .arg(dir)
-        .env("NO_COLOR", "1")
         .env("TERM", "xterm");
+    if colour {
+        cmd.env_remove("NO_COLOR");
+    } else {
+        cmd.env("NO_COLOR", "1");
+    }
     let mut s = Session::spawn(cmd).expect("spawn in a pseudo-terminal");
     s.set_expect_timeout(Some(Duration::from_secs(30)));
     s
@@ -101,7 +110,7 @@ fn interactive_flow_generates_a_project() {
 #[test]
 fn declining_the_confirmation_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut s = session(
+    let mut s = session_with(
         &[
             "new",
             "svc",
@@ -115,6 +124,7 @@ fn declining_the_confirmation_writes_nothing() {
             "https://app.example",
         ],
         tmp.path(),
+        true,
     );
     s.expect("Database").unwrap();
     s.send(ENTER).unwrap();
