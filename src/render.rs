@@ -189,6 +189,7 @@ pub fn register_filters(tera: &mut tera::Tera) {
     tera.register_filter("toml_str", string_filter("toml_str", toml_str));
     tera.register_filter("yaml_str", string_filter("yaml_str", yaml_str));
     tera.register_filter("md", string_filter("md", md));
+    tera.register_filter("py_import", string_filter("py_import", py_import));
 }
 
 type FilterFn = Box<dyn Fn(&Value, &HashMap<String, Value>) -> tera::Result<Value> + Send + Sync>;
@@ -230,6 +231,30 @@ pub fn py_str(s: &str) -> String {
         }
     }
     out.push('"');
+    out
+}
+
+/// The line length of generated Python (ruff's `line-length` in the generated pyproject).
+const PY_LINE_LENGTH: usize = 100;
+
+/// Lays out `from module import a, b, c` the way `ruff format` and ruff's isort do: on one line
+/// when it fits, otherwise one name per line with a trailing comma. Templates wrap an import
+/// whose module path holds the (user-chosen, so unbounded) package name in this filter.
+pub fn py_import(line: &str) -> String {
+    let line = line.trim();
+    if line.chars().count() <= PY_LINE_LENGTH {
+        return line.to_string();
+    }
+    let Some((head, names)) = line.split_once(" import ") else {
+        return line.to_string();
+    };
+    let mut out = format!("{head} import (\n");
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        out.push_str("    ");
+        out.push_str(name);
+        out.push_str(",\n");
+    }
+    out.push(')');
     out
 }
 
@@ -311,6 +336,22 @@ mod tests {
         "# not a comment",
         "",
     ];
+
+    #[test]
+    fn py_import_wraps_only_long_lines() {
+        assert_eq!(py_import("from a.b import C, d\n"), "from a.b import C, d");
+        let long = format!(
+            "from {}.core import ROLES, Role, permissions_for",
+            "p".repeat(80)
+        );
+        assert_eq!(
+            py_import(&long),
+            format!(
+                "from {}.core import (\n    ROLES,\n    Role,\n    permissions_for,\n)",
+                "p".repeat(80)
+            )
+        );
+    }
 
     #[test]
     fn py_str_examples() {

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::stdlib::STDLIB_MODULES;
 
+/// Longest project name: keeps `from <package>.<module> import (` within ruff's 100 columns.
+const MAX_NAME_CHARS: usize = 40;
+
 /// Python's hard keywords plus the soft keywords (3.11): a package can't be called `class`, and
 /// `match`/`case`/`_` would be confusing at best.
 const PYTHON_KEYWORDS: &[&str] = &[
@@ -42,7 +45,8 @@ const RESERVED_PACKAGES: &[&str] = &[
     "anyio",
 ];
 
-/// A project (folder) name: `[A-Za-z][A-Za-z0-9._ -]{0,63}` whose derived package name is valid.
+/// A project (folder) name: `[A-Za-z][A-Za-z0-9._ -]{0,39}` whose derived package name is valid.
+/// The cap keeps every generated `from <package>... import` line within ruff's line length.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProjectName(String);
@@ -53,8 +57,10 @@ impl ProjectName {
             return Err("the project name is empty".into());
         }
         let shown = super::show(raw);
-        if raw.chars().count() > 64 {
-            return Err(format!("project name {shown} is longer than 64 characters"));
+        if raw.chars().count() > MAX_NAME_CHARS {
+            return Err(format!(
+                "project name {shown} is longer than {MAX_NAME_CHARS} characters"
+            ));
         }
         let mut chars = raw.chars();
         let first = chars.next().unwrap_or(' ');

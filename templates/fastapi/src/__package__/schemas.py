@@ -45,4 +45,3 @@ class ItemOut(BaseModel):
     description: str | None
     created_by: str
     created_at: datetime
-
