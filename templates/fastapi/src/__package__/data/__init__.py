@@ -1,1 +1,1 @@
-"""Files shipped inside the package (the common-password blocklist), read with importlib.resources."""
+"""Files shipped inside the package (the password blocklist), read with importlib.resources."""
