@@ -1,0 +1,147 @@
+"""The on-disk format of the audit log: one JSON object per line, chained by SHA-256.
+
+Each record's `hash` is the SHA-256 of its canonical JSON (sorted keys, no whitespace, ASCII
+only) without the `hash` field; that canonical form includes `prev_hash`, the `hash` of the
+record before it (`GENESIS_HASH` for the very first). Changing, removing, inserting or moving a
+record therefore breaks the chain at that point, which is what `verify_chain` looks for.
+
+A hash chain is tamper-evident, not tamper-proof: somebody who can rewrite the whole file can
+recompute every hash, and cutting records off the end leaves a valid (shorter) chain. Ship the
+log to another host, or keep the latest `hash` somewhere else, to detect those too.
+"""
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+GENESIS_HASH: Final = "0" * 64
+HASH_PATTERN: Final = re.compile(r"^[0-9a-f]{64}$")
+
+# Control characters (C0, DEL, C1), line and paragraph separators and the bidirectional
+# overrides are written as visible escapes: one event is always one line, and a value cannot
+# pretend to be another record or reorder what a terminal shows.
+_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_BIDI_CONTROLS: Final = (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+
+
+def _escape_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *_BIDI_CONTROLS):
+        char = chr(code)
+        table[code] = _NAMED_ESCAPES.get(
+            char, f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        )
+    return table
+
+
+_ESCAPES: Final = _escape_table()
+
+# Credentials must never reach the log. Callers are not supposed to pass them, so this is a
+# second line of defence against the usual shapes: bearer/basic credentials and JWTs.
+_JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_AUTH_SCHEME: Final = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
+def clean_text(value: str, max_length: int) -> str:
+    """Redact credential-shaped text, escape control characters and bound the length."""
+    value = _JWT.sub("[redacted]", value)
+    value = _AUTH_SCHEME.sub(r"\1 [redacted]", value)
+    value = value.translate(_ESCAPES)
+    if len(value) > max_length:
+        value = value[: max_length - 14] + "...[truncated]"
+    return value
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """ISO 8601 in UTC with a `Z`, e.g. `2025-01-31T12:00:00.123456Z`."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def canonical_json(fields: dict[str, Any]) -> bytes:
+    return json.dumps(
+        fields,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    ).encode("ascii")
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    """The hash a record must carry: SHA-256 of everything in it except `hash` itself."""
+    body = {key: value for key, value in record.items() if key != "hash"}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    # ensure_ascii: even a character the escape table missed cannot break the line.
+    return (
+        json.dumps(record, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode(
+            "ascii"
+        )
+        + b"\n"
+    )
+
+
+def archive_path(path: Path, index: int) -> Path:
+    return path.with_name(f"{path.name}.{index:06d}")
+
+
+def archives(path: Path) -> list[Path]:
+    """Rotated files of `path`, oldest first (`audit.jsonl.000001`, `audit.jsonl.000002`, ...)."""
+    pattern = re.compile(rf"^{re.escape(path.name)}\.(\d{{6,}})$")
+    found: list[tuple[int, Path]] = []
+    if path.parent.is_dir():
+        for candidate in path.parent.iterdir():
+            match = pattern.match(candidate.name)
+            if match and candidate.is_file():
+                found.append((int(match.group(1)), candidate))
+    return [candidate for _, candidate in sorted(found)]
+
+
+def log_files(path: Path) -> list[Path]:
+    """Every file of the log in chain order: the archives, then the live file if present."""
+    files = archives(path)
+    if path.exists():
+        files.append(path)
+    return files
+
+
+def reverse_lines_fd(fd: int, end: int, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+    """The complete lines of an open file, last first, reading backwards from `end`."""
+    position = end
+    pending = b""
+    while position > 0:
+        start = max(0, position - chunk_size)
+        chunk = os.pread(fd, position - start, start)
+        position = start
+        pending = chunk + pending
+        parts = pending.split(b"\n")
+        pending = parts[0]
+        for line in reversed(parts[1:]):
+            if line:
+                yield line
+    if pending:
+        yield pending
+
+
+def reverse_lines(path: Path) -> Iterator[bytes]:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        yield from reverse_lines_fd(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
+def parse_record(line: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,366 @@
+"""`AuditLog`: records are built on the request path and written by a background thread.
+
+`emit` only puts a small object on a bounded queue, so logging never waits for the disk.
+When the queue is full (the disk is stuck or far slower than the traffic) the record is
+dropped rather than blocking the request: the number dropped is printed on stderr when it
+starts, and written into the `detail` of the next record that reaches the file, so a gap is
+itself on the record. Write errors are handled the same way.
+
+Several worker processes may append to one file: each batch is written while holding an
+exclusive `flock` on `<log>.lock`, after reading the last record of the file, so every process
+continues the same chain. When the file would grow past `max_bytes` it is renamed to
+`<log>.000001` (then `.000002`, ...) and the chain continues in a new file; `verify_chain`
+follows it across files.
+"""
+
+import asyncio
+import fcntl
+import os
+import queue
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from starlette.requests import HTTPConnection
+
+from .chain import (
+    GENESIS_HASH,
+    archive_path,
+    archives,
+    clean_text,
+    encode_line,
+    parse_record,
+    record_hash,
+    reverse_lines,
+    reverse_lines_fd,
+    utc_timestamp,
+)
+from .events import AuditEvent, Outcome, route_template
+
+# Longest value kept per field; longer values are cut (a client controls some of them).
+_MAX_DETAIL: Final = 1000
+_MAX_FIELD: Final = 256
+# Records written under one lock and one fsync.
+_BATCH: Final = 512
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    ts: str
+    event: str
+    outcome: str
+    actor: str
+    auth_method: str | None
+    ip: str | None
+    request_id: str | None
+    method: str | None
+    route: str | None
+    status: int | None
+    detail: str | None
+
+
+class AuditLog:
+    """The tamper-evident audit log of one application (or command)."""
+
+    def __init__(self, path: Path, *, queue_size: int, max_bytes: int) -> None:
+        if queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
+        if max_bytes < 1024:
+            raise ValueError("max_bytes must be at least 1024")
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.max_bytes = max_bytes
+        self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=queue_size)
+        self._counts = threading.Condition()
+        self._accepted = 0  # records emit() took responsibility for
+        self._settled = 0  # of those, written or given up on
+        self._unreported = 0  # lost records not yet noted in the log
+        self.dropped_total = 0
+        self._thread: threading.Thread | None = None
+        self._write_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        thread = self._thread
+        if thread is None:
+            await asyncio.to_thread(self.flush)
+            return
+        # The sentinel waits for room in the queue, so everything emitted before it is written.
+        await asyncio.to_thread(self._queue.put, None)
+        await asyncio.to_thread(thread.join)
+        self._thread = None
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Block until every record emitted so far is on disk (or given up on)."""
+        with self._counts:
+            target = self._accepted
+        if self._thread is None or not self._thread.is_alive():
+            # No writer running (a command, or before start): write in this thread.
+            self._drain()
+            return
+        with self._counts:
+            self._counts.wait_for(lambda: self._settled >= target, timeout)
+
+    # -- producing records -----------------------------------------------------------------
+
+    def emit(
+        self,
+        event: AuditEvent,
+        *,
+        outcome: Outcome,
+        actor: str = "anonymous",
+        auth_method: str | None = None,
+        ip: str | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        route: str | None = None,
+        status: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Queue one record. Never blocks and never raises: auditing must not break a request."""
+        try:
+            pending = _Pending(
+                utc_timestamp(),
+                str(event),
+                outcome,
+                actor,
+                auth_method,
+                ip,
+                request_id,
+                method,
+                route,
+                status,
+                detail,
+            )
+            with self._counts:
+                self._accepted += 1
+            try:
+                self._queue.put_nowait(pending)
+            except queue.Full:
+                self._lost(1, "audit queue full", settle=True)
+        except Exception as exc:  # a bug here must not become a failed request
+            print(f"audit: record not queued: {type(exc).__name__}", file=sys.stderr)
+
+    def emit_for_request(
+        self,
+        request: HTTPConnection,
+        event: AuditEvent,
+        *,
+        outcome: Outcome,
+        actor: str | None = None,
+        auth_method: str | None = None,
+        status: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """`emit`, with the client address, request id, method and route taken from `request`."""
+        state: dict[str, Any] = request.scope.get("state") or {}
+        principal = state.get("principal")
+        if actor is None:
+            subject = getattr(principal, "subject", None)
+            actor = subject if isinstance(subject, str) else "anonymous"
+        if auth_method is None:
+            method_name = getattr(principal, "auth_method", None)
+            auth_method = method_name if isinstance(method_name, str) else None
+        request_id = state.get("request_id")
+        self.emit(
+            event,
+            outcome=outcome,
+            actor=actor,
+            auth_method=auth_method,
+            ip=request.client.host if request.client else None,
+            request_id=request_id if isinstance(request_id, str) else None,
+            method=request.scope.get("method"),
+            route=route_template(request.scope),
+            status=status,
+            detail=detail,
+        )
+
+    def _lost(self, count: int, reason: str, *, settle: bool) -> None:
+        with self._counts:
+            first = self._unreported == 0
+            self._unreported += count
+            self.dropped_total += count
+            if settle:
+                self._settled += count
+                self._counts.notify_all()
+        if first:
+            # Once per gap, not once per record: stderr must not become the next bottleneck.
+            print(
+                f"audit: dropping records ({reason}); the gap will be noted",
+                file=sys.stderr,
+            )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < _BATCH:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    stop = True
+                    break
+                batch.append(following)
+            self._write(batch)
+            if stop:
+                return
+
+    def _drain(self) -> None:
+        while True:
+            batch: list[_Pending] = []
+            while len(batch) < _BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    batch.append(item)
+            if not batch:
+                return
+            self._write(batch)
+
+    def _write(self, batch: list[_Pending]) -> None:
+        with self._counts:
+            unreported, self._unreported = self._unreported, 0
+        try:
+            records = [_fields(pending) for pending in batch]
+            if unreported:
+                note = f"[audit: {unreported} record(s) lost: queue full or write error]"
+                detail = records[0]["detail"]
+                records[0]["detail"] = note if detail is None else f"{note} {detail}"
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with self._write_lock, _flocked(self.lock_path):
+                self._append(records)
+            if unreported:
+                print(f"audit: {unreported} record(s) were lost; noted in the log", file=sys.stderr)
+        except Exception as exc:  # the writer thread must survive anything, and say what it lost
+            reason = exc.strerror if isinstance(exc, OSError) else None
+            with self._counts:
+                self._unreported += unreported
+            self._lost(
+                len(batch),
+                f"cannot write {self.path}: {reason or type(exc).__name__}",
+                settle=False,
+            )
+        finally:
+            with self._counts:
+                self._settled += len(batch)
+                self._counts.notify_all()
+
+    def _append(self, records: list[dict[str, Any]]) -> None:
+        fd = _open_log(self.path)
+        try:
+            size = os.fstat(fd).st_size
+            seq, prev_hash, torn = _chain_tail(self.path, fd, size)
+            data = bytearray()
+            for record in records:
+                seq += 1
+                record["seq"] = seq
+                record["prev_hash"] = prev_hash
+                record["hash"] = prev_hash = record_hash(record)
+                data += encode_line(record)
+            if size > 0 and size + len(data) > self.max_bytes:
+                os.close(fd)
+                fd = -1
+                self._rotate()
+                fd = _open_log(self.path)
+            elif torn:
+                # The last line was cut short (a crash mid-write): keep ours on its own line.
+                data[:0] = b"\n"
+            _write_all(fd, bytes(data))
+            os.fsync(fd)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _rotate(self) -> None:
+        existing = archives(self.path)
+        index = 1
+        if existing:
+            index = int(existing[-1].name.rsplit(".", 1)[1]) + 1
+        os.rename(self.path, archive_path(self.path, index))
+
+
+def _fields(pending: _Pending) -> dict[str, Any]:
+    def text(value: str | None, limit: int = _MAX_FIELD) -> str | None:
+        return None if value is None else clean_text(str(value), limit)
+
+    return {
+        "ts": pending.ts,
+        "seq": 0,
+        "event": text(pending.event),
+        "outcome": text(pending.outcome),
+        "actor": text(pending.actor) or "anonymous",
+        "auth_method": text(pending.auth_method),
+        "ip": text(pending.ip),
+        "request_id": text(pending.request_id),
+        "method": text(pending.method),
+        "route": text(pending.route),
+        "status": pending.status if isinstance(pending.status, int) else None,
+        "detail": text(pending.detail, _MAX_DETAIL),
+        "prev_hash": GENESIS_HASH,
+        "hash": "",
+    }
+
+
+def _open_log(path: Path) -> int:
+    # 0o600 from the first byte; O_NOFOLLOW so a planted symlink cannot redirect the log.
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(path, flags, 0o600)
+    if os.fstat(fd).st_mode & 0o077:
+        os.fchmod(fd, 0o600)
+    return fd
+
+
+@contextmanager
+def _flocked(lock_path: Path) -> Iterator[None]:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _chain_tail(path: Path, fd: int, size: int) -> tuple[int, str, bool]:
+    """(last seq, last hash, whether the file ends mid-line) of the chain to continue."""
+    if size == 0:
+        older = archives(path)
+        last = next(reverse_lines(older[-1]), None) if older else None
+        torn = False
+    else:
+        last = next(reverse_lines_fd(fd, size), None)
+        torn = os.pread(fd, 1, size - 1) != b"\n"
+    if last is None:
+        return 0, GENESIS_HASH, torn
+    record = parse_record(last)
+    if record is None or not isinstance(record.get("seq"), int) or torn:
+        # Unreadable end of chain: start over from genesis; `audit verify` reports the break.
+        return 0, GENESIS_HASH, torn
+    return int(record["seq"]), str(record.get("hash")), False
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
