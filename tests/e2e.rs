@@ -184,40 +184,59 @@ fn selected(combo: &str) -> bool {
 fn every_method_set_and_role_model_passes_its_own_checks() {
     ensure_venv();
     let started = Instant::now();
-    let mut failures = Vec::new();
-    let mut ran = 0;
-    for methods in METHOD_SETS {
-        for model in MODELS {
-            let combo = format!("{}-{model}", methods.replace(',', "+"));
-            if !selected(&combo) {
-                continue;
-            }
-            let name = format!("e2e-{}", combo.replace('+', "-"));
-            let dir = generate(
-                &name,
-                &[
-                    "--auth",
-                    methods,
-                    "--role-model",
-                    model,
-                    "--roles",
-                    roles_for(model),
-                ],
-            );
-            let one = Instant::now();
-            ran += 1;
-            match check_project(&dir, &[]) {
-                Ok(()) => eprintln!("e2e ok   {combo} ({:.0?})", one.elapsed()),
-                Err(e) => {
-                    eprintln!("e2e FAIL {combo}");
-                    failures.push(format!("== {combo} ==\n{e}"));
+    let combos: Vec<(&str, &str)> = METHOD_SETS
+        .iter()
+        .flat_map(|methods| MODELS.iter().map(move |model| (*methods, *model)))
+        .filter(|(methods, model)| selected(&combo_name(methods, model)))
+        .collect();
+    assert!(
+        !combos.is_empty(),
+        "PORTCULLIS_E2E_ONLY selected no combination"
+    );
+    // Each project's checks are single-threaded, so one worker per core halves the wall time.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let queue = Mutex::new(combos.clone().into_iter());
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                let Some((methods, model)) = next else { break };
+                let combo = combo_name(methods, model);
+                let dir = generate(
+                    &format!("e2e-{}", combo.replace('+', "-")),
+                    &[
+                        "--auth",
+                        methods,
+                        "--role-model",
+                        model,
+                        "--roles",
+                        roles_for(model),
+                    ],
+                );
+                let one = Instant::now();
+                match check_project(&dir, &[]) {
+                    Ok(()) => eprintln!("e2e ok   {combo} ({:.0?})", one.elapsed()),
+                    Err(e) => {
+                        eprintln!("e2e FAIL {combo}");
+                        let mut failed = failures.lock().unwrap_or_else(|e| e.into_inner());
+                        failed.push(format!("== {combo} ==\n{e}"));
+                    }
                 }
-            }
+            });
         }
-    }
-    eprintln!("e2e: {ran} projects in {:.0?}", started.elapsed());
-    assert!(ran > 0, "PORTCULLIS_E2E_ONLY selected no combination");
+    });
+    eprintln!(
+        "e2e: {} projects in {:.0?}",
+        combos.len(),
+        started.elapsed()
+    );
+    let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+fn combo_name(methods: &str, model: &str) -> String {
+    format!("{}-{model}", methods.replace(',', "+"))
 }
 
 #[test]
