@@ -301,14 +301,26 @@ pub fn yaml_str(s: &str) -> String {
     out
 }
 
-/// Markdown inline text: every character with meaning to CommonMark or to an HTML renderer is
-/// backslash-escaped, and line breaks become spaces, so a value stays inline text.
+/// Markdown inline text: every character with inline meaning to CommonMark or to an HTML
+/// renderer is backslash-escaped, and line breaks become spaces, so a value stays inline text.
+/// Characters that only matter at the start of a line (`-`, `+`, `.` after digits, `#`) are
+/// escaped only there, so an ordinary name such as `billing-api.v2` reads as itself.
 pub fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let leading_digits = s.chars().take_while(char::is_ascii_digit).count();
+    for (i, c) in s.chars().enumerate() {
+        let block_marker = match c {
+            '-' | '+' | '#' => i == 0,
+            '.' | ')' => i == leading_digits && i > 0,
+            _ => false,
+        };
         match c {
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
-            | '!' | '|' | '<' | '>' | '~' | '&' | '$' => {
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '!' | '|' | '<' | '>'
+            | '~' | '&' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ if block_marker => {
                 out.push('\\');
                 out.push(c);
             }
@@ -411,6 +423,9 @@ mod tests {
     fn md_escapes_markup() {
         assert_eq!(md("a_b*c\n<x>"), r"a\_b\*c \<x\>");
         assert_eq!(md("`{{x}}`"), r"\`\{\{x\}\}\`");
+        assert_eq!(md("billing-api.v2"), "billing-api.v2");
+        assert_eq!(md("-x"), r"\-x");
+        assert_eq!(md("2024. x"), r"2024\. x");
     }
 
     #[test]
