@@ -139,32 +139,21 @@ fn check_project(dir: &Path, extra_env: &[(&str, &str)]) -> Result<(), String> {
         std::env::var("PATH").unwrap_or_default()
     );
     let cache = repo().join("target").join("e2e-mypy-cache");
-    let steps: [(&str, Vec<String>); 4] = [
+    let cache = cache.display().to_string();
+    let steps: [(&str, &[&str]); 5] = [
+        ("ruff", &["check", "--no-cache", "."]),
+        ("ruff", &["format", "--check", "--no-cache", "."]),
+        ("mypy", &["--cache-dir", &cache]),
+        // The same medium-and-up threshold the project's own CI uses.
         (
-            "ruff",
-            vec!["check".into(), "--no-cache".into(), ".".into()],
+            "bandit",
+            &["-q", "-ll", "-c", "pyproject.toml", "-r", "src"],
         ),
-        (
-            "ruff",
-            vec![
-                "format".into(),
-                "--check".into(),
-                "--no-cache".into(),
-                ".".into(),
-            ],
-        ),
-        (
-            "mypy",
-            vec!["--cache-dir".into(), cache.display().to_string()],
-        ),
-        (
-            "pytest",
-            vec!["-q".into(), "-p".into(), "no:cacheprovider".into()],
-        ),
+        ("pytest", &["-p", "no:cacheprovider"]),
     ];
     for (tool, args) in steps {
         let mut cmd = Command::new(venv_bin(tool));
-        cmd.args(&args).current_dir(dir).env("PATH", &path);
+        cmd.args(args).current_dir(dir).env("PATH", &path);
         for (key, value) in extra_env {
             cmd.env(key, value);
         }
