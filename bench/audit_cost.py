@@ -24,7 +24,9 @@ PASSWORD = "benchmark passphrase that is long"
 
 async def _round(app: Any, headers: dict[str, str]) -> float:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://localhost") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://localhost"
+    ) as client:
         started = time.perf_counter()
         for _ in range(REQUESTS_PER_ROUND):
             response = await client.get("/api/v1/items", headers=headers)
@@ -32,12 +34,14 @@ async def _round(app: Any, headers: dict[str, str]) -> float:
         return REQUESTS_PER_ROUND / (time.perf_counter() - started)
 
 
-async def main(package: str) -> None:
+def main(package: str) -> None:
     config = importlib.import_module(f"{package}.core.config")
     main_module = importlib.import_module(f"{package}.main")
     users = importlib.import_module(f"{package}.auth.users")
     permissions = importlib.import_module(f"{package}.core.permissions")
     audit_module = importlib.import_module(f"{package}.audit")
+    # The project's own migration helper; the project folder is the working directory.
+    sys.path.insert(0, str(Path.cwd()))
     support = importlib.import_module("tests.support")
 
     tmp = Path(tempfile.mkdtemp())
@@ -54,6 +58,10 @@ async def main(package: str) -> None:
         password_hash_parallelism=1,
     )
     app = main_module.create_app(settings)
+    asyncio.run(_measure(app, users, permissions, audit_module))
+
+
+async def _measure(app: Any, users: Any, permissions: Any, audit_module: Any) -> None:
     real_emit = audit_module.AuditLog.emit
     results: dict[str, list[float]] = {"on": [], "off": []}
     async with app.router.lifespan_context(app):
@@ -65,10 +73,16 @@ async def main(package: str) -> None:
             password=PASSWORD,
         )
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://localhost") as c:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="https://localhost"
+        ) as c:
             token = await c.post(
                 "/api/v1/auth/token",
-                data={"grant_type": "password", "username": "bench", "password": PASSWORD},
+                data={
+                    "grant_type": "password",
+                    "username": "bench",
+                    "password": PASSWORD,
+                },
             )
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         await _round(app, headers)  # warm-up
@@ -78,7 +92,9 @@ async def main(package: str) -> None:
                 results[mode].append(await _round(app, headers))
         audit_module.AuditLog.emit = real_emit
     on, off = statistics.median(results["on"]), statistics.median(results["off"])
-    print(f"audit on : {on:8.0f} req/s (median of {ROUNDS} rounds of {REQUESTS_PER_ROUND})")
+    print(
+        f"audit on : {on:8.0f} req/s (median of {ROUNDS} rounds of {REQUESTS_PER_ROUND})"
+    )
     print(f"audit off: {off:8.0f} req/s")
     print(f"ratio on/off: {on / off:.3f}")
 
@@ -88,4 +104,4 @@ def _no_op(*_args: Any, **_kwargs: Any) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    main(sys.argv[1])
