@@ -279,26 +279,11 @@ pub fn toml_str(s: &str) -> String {
     out
 }
 
-/// A YAML double-quoted scalar. Everything outside printable ASCII is escaped (YAML forbids some
-/// characters raw and treats U+0085/U+2028/U+2029 as line breaks).
+/// A YAML double-quoted scalar. YAML's escapes for these characters are Python's (`\xXX`,
+/// `\uXXXX`, `\UXXXXXXXX`), so the literal is the same; everything outside printable ASCII is
+/// escaped (YAML forbids some characters raw and treats U+0085/U+2028/U+2029 as line breaks).
 pub fn yaml_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            ' '..='~' => out.push(c),
-            c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
+    py_str(s)
 }
 
 /// Markdown inline text: every character with inline meaning to CommonMark or to an HTML

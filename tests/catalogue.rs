@@ -8,15 +8,8 @@
 use std::path::Path;
 use std::process::Command;
 
-const METHOD_SETS: [&str; 7] = [
-    "oauth2",
-    "apikey",
-    "session",
-    "oauth2,apikey",
-    "oauth2,session",
-    "apikey,session",
-    "oauth2,apikey,session",
-];
+mod common;
+use common::METHOD_SETS;
 
 /// When a section applies to a project.
 #[derive(Clone, Copy)]

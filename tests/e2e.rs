@@ -15,15 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-const METHOD_SETS: [&str; 7] = [
-    "oauth2",
-    "apikey",
-    "session",
-    "oauth2,apikey",
-    "oauth2,session",
-    "apikey,session",
-    "oauth2,apikey,session",
-];
+mod common;
+use common::METHOD_SETS;
+
 const MODELS: [&str; 3] = ["flat", "hierarchical", "permissions"];
 
 /// Custom role names per model, so nothing in a template may assume `admin,editor,viewer`.
