@@ -317,3 +317,30 @@ fn a_project_holds_no_test_file_of_a_method_it_does_not_have() {
         }
     }
 }
+
+/// No generated text file may hold Tera syntax: it would be template residue, and a reader
+/// could not tell it from a rendering bug (so the Python is written without `{{` too).
+#[test]
+fn no_generated_file_holds_template_syntax() {
+    let mut residue = Vec::new();
+    for methods in METHOD_SETS {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let project = generate(tmp.path(), methods);
+        let mut stack = vec![project.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read_dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    let is_ci = path.components().any(|c| c.as_os_str() == ".github");
+                    // GitHub Actions expressions (`${{ ... }}`) are the workflow's own syntax.
+                    if ["{{", "{%", "%}"].iter().any(|m| text.contains(m)) && !is_ci {
+                        residue.push(format!("[{methods}] {}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(residue.is_empty(), "template syntax in: {residue:?}");
+}

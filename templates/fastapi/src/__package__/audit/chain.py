@@ -95,7 +95,7 @@ def archive_path(path: Path, index: int) -> Path:
 
 def archives(path: Path) -> list[Path]:
     """Rotated files of `path`, oldest first (`audit.jsonl.000001`, `audit.jsonl.000002`, ...)."""
-    pattern = re.compile(rf"^{re.escape(path.name)}\.(\d{{6,}})$")
+    pattern = re.compile("^" + re.escape(path.name) + r"\.(\d{6,})$")
     found: list[tuple[int, Path]] = []
     if path.parent.is_dir():
         for candidate in path.parent.iterdir():
