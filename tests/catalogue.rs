@@ -247,6 +247,24 @@ const CATALOGUE: &[(&str, Needs, &str, &[&str])] = &[
         ],
     ),
     (
+        "Audit log",
+        Needs::Always,
+        "tests/test_audit_events.py",
+        &["test_startup_and_shutdown_are_recorded"],
+    ),
+    (
+        "Audit log",
+        Needs::Users,
+        "tests/test_audit_events.py",
+        &["test_a_successful_login_is_recorded_for_its_user_and_method"],
+    ),
+    (
+        "Audit log",
+        Needs::Method("session"),
+        "tests/test_audit_events.py",
+        &["test_a_session_login_records_the_new_session"],
+    ),
+    (
         "Production settings",
         Needs::Always,
         "tests/test_settings.py",
