@@ -265,6 +265,12 @@ const CATALOGUE: &[(&str, Needs, &str, &[&str])] = &[
         &["test_a_session_login_records_the_new_session"],
     ),
     (
+        "Audit log (no secret in any record or any other log)",
+        Needs::Always,
+        "tests/test_secrets_in_logs.py",
+        &["test_no_secret_the_suite_used_reached_any_log"],
+    ),
+    (
         "Production settings",
         Needs::Always,
         "tests/test_settings.py",
