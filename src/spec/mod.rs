@@ -319,36 +319,8 @@ pub(crate) mod tests {
     #[test]
     fn toml_matches_the_contract_example() {
         let text = sample().to_toml();
-        let want = r#"portcullis_version = "0.1.0"
-
-[project]
-name = "billing-api"
-package = "billing_api"
-
-[auth]
-methods = ["oauth2", "session"]
-
-[roles]
-model = "hierarchical"
-
-[[roles.role]]
-name = "admin"
-permissions = ["api_keys:manage", "audit:read", "items:delete", "items:read", "items:write", "users:manage"]
-
-[[roles.role]]
-name = "editor"
-permissions = ["items:read", "items:write"]
-
-[[roles.role]]
-name = "viewer"
-permissions = ["items:read"]
-
-[database]
-kind = "sqlite"
-
-[cors]
-origins = ["https://localhost:3000"]
-"#;
+        // CONTRACT.md section 1's example, shared with the integration test of the binary.
+        let want = include_str!("../../tests/fixtures/contract-example.toml");
         assert!(text.ends_with(want), "{text}");
     }
 

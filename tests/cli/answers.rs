@@ -120,32 +120,8 @@ fn the_contract_example_is_written_exactly() {
     );
     let text = fs_err::read_to_string(tmp.path().join("billing-api/portcullis.toml")).unwrap();
     let spec: toml::Table = toml::from_str(&text).unwrap();
-    let want: toml::Table = toml::from_str(
-        r#"
-portcullis_version = "0.1.0"
-[project]
-name = "billing-api"
-package = "billing_api"
-[auth]
-methods = ["oauth2", "session"]
-[roles]
-model = "hierarchical"
-[[roles.role]]
-name = "admin"
-permissions = ["api_keys:manage", "audit:read", "items:delete", "items:read", "items:write", "users:manage"]
-[[roles.role]]
-name = "editor"
-permissions = ["items:read", "items:write"]
-[[roles.role]]
-name = "viewer"
-permissions = ["items:read"]
-[database]
-kind = "sqlite"
-[cors]
-origins = ["https://localhost:3000"]
-"#,
-    )
-    .unwrap();
+    let want: toml::Table =
+        toml::from_str(include_str!("../fixtures/contract-example.toml")).unwrap();
     assert_eq!(spec, want);
     assert!(
         !text.to_lowercase().contains("secret"),

@@ -1,23 +1,11 @@
 // Why: the same answers must give the same bytes (reviewable diffs, reproducible CI); the only
 // non-deterministic output is `.env`'s fresh secret, which must differ between runs.
 
-use crate::support::{portcullis, read_tree, without_secret};
+use crate::support::{portcullis, read_tree, without_secret, EVERY_OPTION};
 
 #[test]
 fn two_runs_are_identical_except_the_secret() {
-    for args in [
-        &["svc", "--defaults"][..],
-        &[
-            "svc",
-            "--defaults",
-            "--auth",
-            "oauth2,apikey,session",
-            "--role-model",
-            "permissions",
-            "--database",
-            "postgres",
-        ][..],
-    ] {
+    for args in [&["svc", "--defaults"][..], EVERY_OPTION] {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         for dir in [&a, &b] {

@@ -5,6 +5,8 @@
 
 use portcullis::resolve::AnswersFile;
 
+use crate::support::EVERY_OPTION;
+
 fn file_list(spec: &portcullis::ProjectSpec) -> String {
     portcullis::plan::plan(spec, "secret")
         .unwrap()
@@ -32,16 +34,7 @@ fn file_list_defaults() {
 
 #[test]
 fn file_list_every_method_postgres_permissions() {
-    insta::assert_snapshot!(file_list(&spec_from_flags(&[
-        "svc",
-        "--defaults",
-        "--auth",
-        "oauth2,apikey,session",
-        "--role-model",
-        "permissions",
-        "--database",
-        "postgres",
-    ])));
+    insta::assert_snapshot!(file_list(&spec_from_flags(EVERY_OPTION)));
 }
 
 #[test]

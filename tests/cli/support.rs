@@ -153,3 +153,15 @@ pub fn without_secret(tree: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<
         })
         .collect()
 }
+
+/// The widest option set: every auth method, the permission-matrix model and PostgreSQL.
+pub const EVERY_OPTION: &[&str] = &[
+    "svc",
+    "--defaults",
+    "--auth",
+    "oauth2,apikey,session",
+    "--role-model",
+    "permissions",
+    "--database",
+    "postgres",
+];
