@@ -22,7 +22,16 @@ class Store(Protocol):
 
     async def get(self, key: str) -> str | None: ...
 
+    async def mget(self, keys: list[str]) -> list[str | None]:
+        """The values of `keys`, in order, in one round trip."""
+
     async def set(self, key: str, value: str, ttl_seconds: int) -> None: ...
+
+    async def set_many(self, values: dict[str, str], ttl_seconds: int) -> None:
+        """Set every key of `values`, in one round trip."""
+
+    async def set_default(self, key: str, value: str, ttl_seconds: int) -> str:
+        """Set `key` to `value` unless it exists; return the value it holds afterwards."""
 
     async def delete(self, *keys: str) -> None: ...
 
@@ -59,8 +68,23 @@ class MemoryStore:
         entry = self._live(key)
         return None if entry is None else entry[0]
 
+    async def mget(self, keys: list[str]) -> list[str | None]:
+        return [None if (entry := self._live(key)) is None else entry[0] for key in keys]
+
     async def set(self, key: str, value: str, ttl_seconds: int) -> None:
         self._values[key] = (value, time.monotonic() + ttl_seconds)
+
+    async def set_many(self, values: dict[str, str], ttl_seconds: int) -> None:
+        expires = time.monotonic() + ttl_seconds
+        for key, value in values.items():
+            self._values[key] = (value, expires)
+
+    async def set_default(self, key: str, value: str, ttl_seconds: int) -> str:
+        entry = self._live(key)
+        if entry is not None:
+            return entry[0]
+        self._values[key] = (value, time.monotonic() + ttl_seconds)
+        return value
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
@@ -92,8 +116,27 @@ class RedisStore:
         value = await self._redis.get(key)
         return None if value is None else str(value)
 
+    async def mget(self, keys: list[str]) -> list[str | None]:
+        if not keys:
+            return []
+        values = await self._redis.mget(keys)
+        return [None if value is None else str(value) for value in values]
+
     async def set(self, key: str, value: str, ttl_seconds: int) -> None:
         await self._redis.set(key, value, ex=ttl_seconds)
+
+    async def set_many(self, values: dict[str, str], ttl_seconds: int) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for key, value in values.items():
+                pipe.set(key, value, ex=ttl_seconds)
+            await pipe.execute()
+
+    async def set_default(self, key: str, value: str, ttl_seconds: int) -> str:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, value, ex=ttl_seconds, nx=True)
+            pipe.get(key)
+            _, current = await pipe.execute()
+        return value if current is None else str(current)
 
     async def delete(self, *keys: str) -> None:
         if keys:

@@ -33,7 +33,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is None and "transfer-encoding" not in headers:
+            # No body at all (HTTP/1.1 §6.3): nothing to count.
+            await self.app(scope, receive, send)
+            return
         if declared is not None:
             if not declared.isdigit():
                 await _reply(send, 400, "Invalid Content-Length")

@@ -1,9 +1,6 @@
-"""Security headers on every response, errors included (this layer sits outside them)."""
+"""The security headers of every response, errors included (see middleware/edge.py)."""
 
 from typing import Final
-
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # An API returns data, never a page: nothing may load, frame or run from its responses.
 API_CSP: Final = "default-src 'none'; frame-ancestors 'none'"
@@ -24,6 +21,8 @@ DOCS_PATHS: Final = ("/docs", "/redoc")
 # Token and login responses must never be stored by a browser or proxy (RFC 6749 §5.1).
 NO_STORE_PREFIXES: Final = ("/api/v1/auth/",)
 
+RawHeaders = list[tuple[bytes, bytes]]
+
 _ALWAYS: Final = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
@@ -32,39 +31,49 @@ _ALWAYS: Final = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Resource-Policy", "same-origin"),
 )
+_CSP: Final = b"content-security-policy"
+_CACHE_CONTROL: Final = b"cache-control"
+_NO_STORE: Final = (_CACHE_CONTROL, b"no-store")
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, docs_enabled: bool) -> None:
-        self.app = app
+def _raw(name: str, value: str) -> tuple[bytes, bytes]:
+    return name.lower().encode("latin-1"), value.encode("latin-1")
+
+
+class SecurityHeaders:
+    """Adds the headers to a response's raw header list, in one pass; built once per app."""
+
+    def __init__(self, *, docs_enabled: bool) -> None:
         self.docs_enabled = docs_enabled
+        always = [_raw(name, value) for name, value in _ALWAYS]
+        self._api = [*always, (_CSP, API_CSP.encode())]
+        self._docs = [*always, (_CSP, DOCS_CSP.encode())]
+        # Ours replace any the application set; `server`: the software is nobody's business.
+        self._replaced = frozenset(name for name, _ in self._api) | {b"server"}
 
     def _is_docs(self, path: str) -> bool:
         return self.docs_enabled and any(
             path == prefix or path.startswith(prefix + "/") for prefix in DOCS_PATHS
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        csp = DOCS_CSP if self._is_docs(path) else API_CSP
+    def apply(self, headers: RawHeaders, path: str, extra: tuple[bytes, bytes]) -> RawHeaders:
+        """`headers` with ours and `extra` added (replacing any of the same name), and
+        `Cache-Control: no-store` unless a route opted in to caching."""
         no_store = path.startswith(NO_STORE_PREFIXES)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in _ALWAYS:
-                    headers[name] = value
-                headers["Content-Security-Policy"] = csp
+        kept: RawHeaders = []
+        has_cache_control = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == _CACHE_CONTROL:
                 if no_store:
-                    headers["Cache-Control"] = "no-store"
-                else:
-                    # Responses carry per-principal data; a route may opt in to caching.
-                    headers.setdefault("Cache-Control", "no-store")
-                # No banner: the server software and version are nobody's business.
-                del headers["server"]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+                    continue
+                has_cache_control = True
+            elif lowered in self._replaced or lowered == extra[0]:
+                continue
+            kept.append((name, value))
+        kept += self._docs if self._is_docs(path) else self._api
+        kept.append(extra)
+        if not has_cache_control:
+            # Responses carry per-principal data; a route may opt in to caching.
+            kept.append(_NO_STORE)
+        return kept
