@@ -1,6 +1,8 @@
 // Why: generation should stay instant. This measures the two halves separately: rendering a
-// project in memory (manifest + Tera, the plan) and the whole generate-to-disk path (staging
-// folder + rename), for the default project and the largest option set.
+// project in memory (manifest + Tera, the plan: parsing the selected templates included, as
+// nothing is cached between plans) and the whole generate-to-disk path (staging folder +
+// rename), for the default project and the largest option set. bench/generate times the real
+// binary against `cp -r` of the same tree.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 

@@ -48,19 +48,11 @@ impl Plan {
 
 /// Renders the embedded templates for `spec`. `secret_key` goes into the context (for `.env`).
 pub fn plan(spec: &ProjectSpec, secret_key: &str) -> Result<Plan> {
-    // The embedded templates are parsed once per process (most of the cost of a plan).
-    static RENDERER: std::sync::OnceLock<std::result::Result<Renderer, String>> =
-        std::sync::OnceLock::new();
-    let renderer = RENDERER
-        .get_or_init(|| Renderer::new(templates::project_files()).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| Error::Template(e.trim_start_matches("template error: ").to_string()))?;
-    render_plan(
+    plan_with(
         spec,
         secret_key,
         templates::project_files(),
         &Manifest::embedded()?,
-        renderer,
     )
 }
 
@@ -71,18 +63,15 @@ pub fn plan_with(
     files: &[TemplateFile],
     manifest: &Manifest,
 ) -> Result<Plan> {
-    render_plan(spec, secret_key, files, manifest, &Renderer::new(files)?)
-}
-
-fn render_plan(
-    spec: &ProjectSpec,
-    secret_key: &str,
-    files: &[TemplateFile],
-    manifest: &Manifest,
-    renderer: &Renderer,
-) -> Result<Plan> {
     let selected = manifest.select(files, spec)?;
-    let context = Context::new(spec, secret_key.to_string());
+    // Parsing is most of a plan's cost: only the selected templates are parsed.
+    let wanted: Vec<&str> = selected
+        .iter()
+        .map(|s| s.src)
+        .filter(|src| src.ends_with(".tera"))
+        .collect();
+    let renderer = Renderer::for_templates(files, &wanted)?;
+    let context = Context::new(spec, secret_key.to_string()).to_tera()?;
     let mut out: Vec<PlannedFile> = Vec::with_capacity(selected.len() + 1);
     for sel in selected {
         let src = files
@@ -133,13 +122,17 @@ fn substitute_package(dest: &str, package: &str) -> String {
         .join("/")
 }
 
-/// A fresh 64-character URL-safe secret from the OS CSPRNG (`.env`'s `APP_SECRET_KEY`).
+/// A fresh 64-character URL-safe secret from the OS CSPRNG (`.env`'s `APP_SECRET_KEY`): one
+/// random byte per character, read in one call; the alphabet has 64 characters, so the low six
+/// bits of a byte pick one uniformly.
 pub fn new_secret() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut rng = rand::rngs::OsRng;
-    (0..64)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+    use rand::RngCore;
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bytes = [0u8; 64];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(b & 63)] as char)
         .collect()
 }
 

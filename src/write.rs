@@ -17,6 +17,8 @@ use fs_err as fs;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 
+mod files;
+
 /// Test hook: make the writer fail after this many files (atomicity tests use the real binary).
 pub const FAIL_AFTER_ENV: &str = "PORTCULLIS_TEST_FAIL_AFTER_FILES";
 
@@ -99,13 +101,7 @@ pub fn write(plan: &Plan, dest: &Path, force: bool) -> Result<WriteReport> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let fail_after: Option<usize> = std::env::var(FAIL_AFTER_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok());
-    let pause = std::env::var(SLOW_WRITE_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(std::time::Duration::from_millis);
+    let hooks = files::Hooks::from_env();
 
     let mut guard = Cleanup::default();
     guard.created_ancestor = create_ancestors(&parent)?;
@@ -122,40 +118,13 @@ pub fn write(plan: &Plan, dest: &Path, force: bool) -> Result<WriteReport> {
     let mut report = WriteReport::default();
     if let Destination::NonEmptyDir(entries) = &state {
         check_interrupted()?;
-        copy_tree(dest, &staging)?;
+        files::copy_tree(dest, &staging)?;
         report.kept = entries.len();
     }
-    for (i, file) in plan.files.iter().enumerate() {
-        check_interrupted()?;
-        if fail_after == Some(i) {
-            return Err(Error::Io(io::Error::other(format!(
-                "injected failure after {i} files ({FAIL_AFTER_ENV})"
-            ))));
-        }
-        let target = staging.join(&file.path);
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        match fs::symlink_metadata(&target) {
-            Ok(m) if m.is_dir() => {
-                return Err(Error::Io(io::Error::other(format!(
-                    "`{}` is a folder in the destination; the project needs a file there",
-                    file.path
-                ))))
-            }
-            Ok(_) => {
-                // A copied user file (or symlink): replace it, never write through it.
-                fs::remove_file(&target)?;
-                report.replaced.push(file.path.clone());
-            }
-            Err(_) => {}
-        }
-        fs::write(&target, &file.contents)?;
-        set_mode(&target, file)?;
-        if let Some(pause) = pause {
-            std::thread::sleep(pause);
-        }
-    }
+    // The staging folder is fresh unless it holds a copy of the destination (`--force`): only
+    // then can a generated path already be taken.
+    let copied = matches!(state, Destination::NonEmptyDir(_));
+    report.replaced = files::write_files(plan, &staging, copied, &hooks)?;
 
     check_interrupted()?;
     match state {
@@ -227,60 +196,6 @@ impl Drop for Cleanup {
             let _ = fs::remove_dir_all(a);
         }
     }
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            fs::create_dir(&dst)?;
-            fs::set_permissions(&dst, fs::metadata(&src)?.permissions())?;
-            copy_tree(&src, &dst)?;
-        } else if kind.is_file() {
-            fs::copy(&src, &dst)?;
-        } else if kind.is_symlink() {
-            copy_symlink(&src, &dst)?;
-        } else {
-            return Err(Error::Io(io::Error::other(format!(
-                "`{}` is not a file, folder or symlink; it can't be carried over with --force",
-                src.display()
-            ))));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn copy_symlink(src: &Path, dst: &Path) -> Result<()> {
-    let target = fs::read_link(src)?;
-    fs::os::unix::fs::symlink(target, dst)?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn copy_symlink(src: &Path, dst: &Path) -> Result<()> {
-    fs::copy(src, dst)?;
-    Ok(())
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Path, file: &crate::plan::PlannedFile) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = match (file.private, file.executable) {
-        (true, _) => 0o600,
-        (false, true) => 0o755,
-        (false, false) => 0o644,
-    };
-    fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _file: &crate::plan::PlannedFile) -> Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]
@@ -355,6 +270,37 @@ mod tests {
             "new readme"
         );
         assert_eq!(listing(tmp.path()), ["proj"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn force_replaces_a_symlink_and_never_writes_through_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("proj");
+        fs::create_dir(&dest).unwrap();
+        let outside = tmp.path().join("outside.txt");
+        fs::write(&outside, "keep me").unwrap();
+        fs::os::unix::fs::symlink(&outside, dest.join("README.md")).unwrap();
+        let report = write(&plan(), &dest, true).unwrap();
+        assert_eq!(report.replaced, ["README.md"]);
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "keep me");
+        let readme = dest.join("README.md");
+        assert!(!fs::symlink_metadata(&readme).unwrap().is_symlink());
+        assert_eq!(fs::read_to_string(readme).unwrap(), "new readme");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_get_exact_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("proj");
+        let mut p = plan();
+        p.files[0].executable = true;
+        write(&p, &dest, false).unwrap();
+        let mode = |f: &str| fs::metadata(dest.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("README.md"), 0o755);
+        assert_eq!(mode("src/pkg/__init__.py"), 0o600);
     }
 
     #[test]
