@@ -129,6 +129,20 @@ class AuthState:
             self._store_entry(key, _Entry(second[0], principals, epochs, self.clock()))
         return second[0]
 
+    def recall(self, key: str, kind: type[T]) -> T | None:
+        """A value put with `keep` (it depends on no principal), if younger than the maximum age."""
+        entry = self._entries.get(key)
+        if entry is None or not isinstance(entry.value, kind):
+            return None
+        if self.clock() - entry.stored_at >= self.max_age_seconds:
+            del self._entries[key]
+            return None
+        return entry.value
+
+    def keep(self, key: str, value: object) -> None:
+        """Cache a value that no change to a principal can make wrong (e.g. a verified JWT)."""
+        self._store_entry(key, _Entry(value, (), (), self.clock()))
+
     def replace(self, key: str, value: object) -> None:
         """Update a cached value in place (e.g. a session's last activity), keeping its epochs."""
         entry = self._entries.get(key)
