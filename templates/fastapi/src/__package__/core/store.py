@@ -41,8 +41,16 @@ class Store(Protocol):
 class MemoryStore:
     """A store for a single process (development, tests, one worker)."""
 
+    # Expired entries are swept once per this many writes, so keys nobody reads again (counters
+    # of a one-off address, epochs of a credential used once) do not pile up for good.
+    SWEEP_EVERY = 1024
+
     def __init__(self) -> None:
         self._values: dict[str, tuple[str, float]] = {}
+        self._writes = 0
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     def _live(self, key: str) -> tuple[str, float] | None:
         entry = self._values.get(key)
@@ -51,13 +59,21 @@ class MemoryStore:
             return None
         return entry
 
+    def _put(self, key: str, value: str, expires: float) -> None:
+        self._values[key] = (value, expires)
+        self._writes += 1
+        if self._writes % self.SWEEP_EVERY == 0:
+            now = time.monotonic()
+            for stale in [k for k, (_, until) in self._values.items() if until <= now]:
+                del self._values[stale]
+
     async def incr(self, key: str, ttl_seconds: int) -> int:
         entry = self._live(key)
         if entry is None:
-            self._values[key] = ("1", time.monotonic() + ttl_seconds)
+            self._put(key, "1", time.monotonic() + ttl_seconds)
             return 1
         count = int(entry[0]) + 1
-        self._values[key] = (str(count), entry[1])
+        self._put(key, str(count), entry[1])
         return count
 
     async def ttl(self, key: str) -> int:
@@ -72,18 +88,18 @@ class MemoryStore:
         return [None if (entry := self._live(key)) is None else entry[0] for key in keys]
 
     async def set(self, key: str, value: str, ttl_seconds: int) -> None:
-        self._values[key] = (value, time.monotonic() + ttl_seconds)
+        self._put(key, value, time.monotonic() + ttl_seconds)
 
     async def set_many(self, values: dict[str, str], ttl_seconds: int) -> None:
         expires = time.monotonic() + ttl_seconds
         for key, value in values.items():
-            self._values[key] = (value, expires)
+            self._put(key, value, expires)
 
     async def set_default(self, key: str, value: str, ttl_seconds: int) -> str:
         entry = self._live(key)
         if entry is not None:
             return entry[0]
-        self._values[key] = (value, time.monotonic() + ttl_seconds)
+        self._put(key, value, time.monotonic() + ttl_seconds)
         return value
 
     async def delete(self, *keys: str) -> None:
