@@ -21,7 +21,10 @@ fn plan(c: &mut Criterion) {
     let mut group = c.benchmark_group("plan");
     for (name, spec) in specs() {
         group.bench_function(name, |b| {
-            b.iter(|| portcullis::plan::plan(&spec, "secret").expect("renders"))
+            b.iter(|| {
+                portcullis::plan::plan(&spec, &portcullis::plan::Secrets::new("secret", "audit"))
+                    .expect("renders")
+            })
         });
     }
     group.finish();

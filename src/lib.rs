@@ -51,7 +51,7 @@ pub struct Report {
 
 /// Renders `spec` in memory (with a fresh `.env` secret) and writes it atomically at `dest`.
 pub fn generate(spec: &ProjectSpec, dest: &Path, options: &Options) -> Result<Report> {
-    let plan = plan::plan(spec, &plan::new_secret())?;
+    let plan = plan::plan(spec, &plan::Secrets::fresh())?;
     let files: Vec<String> = plan.files.iter().map(|f| f.path.clone()).collect();
     if options.dry_run {
         write::check_destination(dest, options.force)?;

@@ -46,11 +46,37 @@ impl Plan {
     }
 }
 
-/// Renders the embedded templates for `spec`. `secret_key` goes into the context (for `.env`).
-pub fn plan(spec: &ProjectSpec, secret_key: &str) -> Result<Plan> {
+/// The random values a project starts with, written into its `.env` only.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    /// `APP_SECRET_KEY`
+    pub secret_key: String,
+    /// `APP_AUDIT_KEY`: its own key, so the signing key alone cannot rewrite the audit trail.
+    pub audit_key: String,
+}
+
+impl Secrets {
+    pub fn new(secret_key: &str, audit_key: &str) -> Self {
+        Self {
+            secret_key: secret_key.to_string(),
+            audit_key: audit_key.to_string(),
+        }
+    }
+
+    /// Fresh values from the OS CSPRNG.
+    pub fn fresh() -> Self {
+        Self {
+            secret_key: new_secret(),
+            audit_key: new_secret(),
+        }
+    }
+}
+
+/// Renders the embedded templates for `spec`. `secrets` go into the context (for `.env`).
+pub fn plan(spec: &ProjectSpec, secrets: &Secrets) -> Result<Plan> {
     plan_with(
         spec,
-        secret_key,
+        secrets,
         templates::project_files(),
         &Manifest::embedded()?,
     )
@@ -59,7 +85,7 @@ pub fn plan(spec: &ProjectSpec, secret_key: &str) -> Result<Plan> {
 /// Renders any template tree (tests use small ones).
 pub fn plan_with(
     spec: &ProjectSpec,
-    secret_key: &str,
+    secrets: &Secrets,
     files: &[TemplateFile],
     manifest: &Manifest,
 ) -> Result<Plan> {
@@ -71,7 +97,7 @@ pub fn plan_with(
         .filter(|src| src.ends_with(".tera"))
         .collect();
     let renderer = Renderer::for_templates(files, &wanted)?;
-    let context = Context::new(spec, secret_key.to_string()).to_tera()?;
+    let context = Context::new(spec, secrets).to_tera()?;
     let mut out: Vec<PlannedFile> = Vec::with_capacity(selected.len() + 1);
     for sel in selected {
         let src = files
@@ -153,11 +179,17 @@ mod tests {
             },
             TemplateFile {
                 path: ".env.tera",
-                contents: b"APP_SECRET_KEY={{ secret_key }}\n",
+                contents: b"APP_SECRET_KEY={{ secret_key }}\nAPP_AUDIT_KEY={{ audit_key }}\n",
             },
         ];
         let spec = crate::spec::tests::sample();
-        let plan = plan_with(&spec, "S3CRET", &files, &Manifest::default()).unwrap();
+        let plan = plan_with(
+            &spec,
+            &Secrets::new("S3CRET", "AUD1T"),
+            &files,
+            &Manifest::default(),
+        )
+        .unwrap();
         assert_eq!(
             plan.paths(),
             [
@@ -167,12 +199,16 @@ mod tests {
                 "src/billing_api/__init__.py"
             ]
         );
-        assert_eq!(plan.files[0].contents, b"APP_SECRET_KEY=S3CRET\n");
+        assert_eq!(
+            plan.files[0].contents,
+            b"APP_SECRET_KEY=S3CRET\nAPP_AUDIT_KEY=AUD1T\n"
+        );
         assert!(plan.files[2].executable);
         assert!(plan.files[0].private && !plan.files[3].private);
         assert_eq!(plan.files[2].contents, b"#!/bin/sh\necho {{ raw }}\n");
         assert_eq!(plan.files[3].contents, b"NAME = \"billing-api\"\n");
-        assert!(!String::from_utf8_lossy(&plan.files[1].contents).contains("S3CRET"));
+        let answers = String::from_utf8_lossy(&plan.files[1].contents);
+        assert!(!answers.contains("S3CRET") && !answers.contains("AUD1T"));
     }
 
     #[test]

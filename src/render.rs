@@ -31,6 +31,7 @@ pub struct Context {
     pub database: DatabaseCtx,
     pub cors: CorsCtx,
     pub secret_key: String,
+    pub audit_key: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +90,7 @@ impl Context {
         tera::Context::from_serialize(self).map_err(|e| Error::Template(describe(&e)))
     }
 
-    pub fn new(spec: &ProjectSpec, secret_key: String) -> Self {
+    pub fn new(spec: &ProjectSpec, secrets: &crate::plan::Secrets) -> Self {
         let roles = &spec.roles.role;
         let list = roles
             .iter()
@@ -148,7 +149,8 @@ impl Context {
                     .map(|o| o.as_str().to_string())
                     .collect(),
             },
-            secret_key,
+            secret_key: secrets.secret_key.clone(),
+            audit_key: secrets.audit_key.clone(),
         }
     }
 }
@@ -248,6 +250,7 @@ fn describe(e: &tera::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Secrets;
 
     #[test]
     fn undefined_variables_are_errors() {
@@ -256,7 +259,7 @@ mod tests {
             contents: b"{{ nope }}",
         }];
         let r = Renderer::new(&files).unwrap();
-        let ctx = Context::new(&crate::spec::tests::sample(), "s".into());
+        let ctx = Context::new(&crate::spec::tests::sample(), &Secrets::new("s", "a"));
         let e = r
             .render("x.tera", &ctx.to_tera().unwrap())
             .unwrap_err()
@@ -266,7 +269,7 @@ mod tests {
 
     #[test]
     fn context_has_the_documented_shape() {
-        let ctx = Context::new(&crate::spec::tests::sample(), "s".into());
+        let ctx = Context::new(&crate::spec::tests::sample(), &Secrets::new("s", "a"));
         let v = serde_json::to_value(&ctx).unwrap();
         assert_eq!(v["project"]["package"], "billing_api");
         assert_eq!(
@@ -311,5 +314,6 @@ mod tests {
         assert_eq!(v["database"]["kind"], "sqlite");
         assert_eq!(v["cors"]["origins"][0], "https://localhost:3000");
         assert_eq!(v["secret_key"], "s");
+        assert_eq!(v["audit_key"], "a");
     }
 }

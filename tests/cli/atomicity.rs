@@ -9,10 +9,13 @@ use predicates::prelude::*;
 use crate::support::{listing, portcullis, read_tree};
 
 fn file_count() -> usize {
-    portcullis::plan::plan(&portcullis::resolve::default_spec("svc").unwrap(), "x")
-        .unwrap()
-        .files
-        .len()
+    portcullis::plan::plan(
+        &portcullis::resolve::default_spec("svc").unwrap(),
+        &portcullis::plan::Secrets::new("x", "audit"),
+    )
+    .unwrap()
+    .files
+    .len()
 }
 
 fn fail_after(n: usize, out: &Path, extra: &[&str]) {

@@ -25,17 +25,23 @@ fn two_runs_are_identical_except_the_secret() {
         };
         assert_ne!(ea, eb, ".env must hold a fresh secret");
         let text = String::from_utf8_lossy(ea).into_owned();
-        let secret = text
-            .lines()
-            .find_map(|l| l.strip_prefix("APP_SECRET_KEY="))
-            .expect(".env sets APP_SECRET_KEY")
-            .trim_matches('"');
+        let secret_of = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or_else(|| panic!(".env sets {name}"))
+                .trim_matches('"')
+                .to_string()
+        };
+        let (secret, audit) = (secret_of("APP_SECRET_KEY="), secret_of("APP_AUDIT_KEY="));
         assert_eq!(secret.len(), 64, "{secret}");
+        assert_eq!(audit.len(), 64, "{audit}");
+        assert_ne!(secret, audit, "the audit key must be a key of its own");
         for (path, bytes) in &ta {
             if path != ".env" {
+                let text = String::from_utf8_lossy(bytes);
                 assert!(
-                    !String::from_utf8_lossy(bytes).contains(secret),
-                    "the secret leaked into {path}"
+                    !text.contains(&secret) && !text.contains(&audit),
+                    "a secret leaked into {path}"
                 );
             }
         }
@@ -51,8 +57,11 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         .assert()
         .success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    let planned =
-        portcullis::plan::plan(&portcullis::resolve::default_spec("svc").unwrap(), "x").unwrap();
+    let planned = portcullis::plan::plan(
+        &portcullis::resolve::default_spec("svc").unwrap(),
+        &portcullis::plan::Secrets::new("x", "audit"),
+    )
+    .unwrap();
     let want: Vec<&str> = planned.paths();
     assert_eq!(stdout.lines().collect::<Vec<_>>(), want);
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("nothing was written"));
@@ -68,8 +77,11 @@ fn the_binary_writes_exactly_the_plan() {
         .assert()
         .success();
     let tree = read_tree(&tmp.path().join("svc"));
-    let planned =
-        portcullis::plan::plan(&portcullis::resolve::default_spec("svc").unwrap(), "x").unwrap();
+    let planned = portcullis::plan::plan(
+        &portcullis::resolve::default_spec("svc").unwrap(),
+        &portcullis::plan::Secrets::new("x", "audit"),
+    )
+    .unwrap();
     assert_eq!(
         tree.keys().map(String::as_str).collect::<Vec<_>>(),
         planned.paths()

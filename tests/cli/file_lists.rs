@@ -8,7 +8,7 @@ use portcullis::resolve::AnswersFile;
 use crate::support::EVERY_OPTION;
 
 fn file_list(spec: &portcullis::ProjectSpec) -> String {
-    portcullis::plan::plan(spec, "secret")
+    portcullis::plan::plan(spec, &portcullis::plan::Secrets::new("secret", "audit"))
         .unwrap()
         .paths()
         .join("\n")

@@ -18,6 +18,7 @@ const HOSTILE: &[&str] = &[
     "a\r\nb",
     "a\tb",
     "{{ secret_key }}",
+    "{{ audit_key }}",
     "{% raw %}",
     "a\"\"\"b",
     "a'''b",

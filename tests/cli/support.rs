@@ -135,14 +135,16 @@ pub fn assert_tree_parses(root: &Path) -> BTreeMap<&'static str, usize> {
     counts
 }
 
-/// `.env` without its secret line, for comparing two generations.
+/// `.env` without its secret lines, for comparing two generations.
 pub fn without_secret(tree: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
     tree.iter()
         .map(|(k, v)| {
             let v = if k == ".env" {
                 String::from_utf8_lossy(v)
                     .lines()
-                    .filter(|l| !l.starts_with("APP_SECRET_KEY="))
+                    .filter(|l| {
+                        !l.starts_with("APP_SECRET_KEY=") && !l.starts_with("APP_AUDIT_KEY=")
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
                     .into_bytes()

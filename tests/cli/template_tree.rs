@@ -88,7 +88,9 @@ fn every_template_file_is_reachable_by_some_option_set() {
 fn every_option_set_renders_in_memory() {
     let mut failures = Vec::new();
     for spec in all_specs() {
-        if let Err(e) = portcullis::plan::plan(&spec, "secret") {
+        if let Err(e) =
+            portcullis::plan::plan(&spec, &portcullis::plan::Secrets::new("secret", "audit"))
+        {
             failures.push(format!(
                 "{:?} {} {}: {e}",
                 spec.auth.methods, spec.roles.model, spec.database.kind
@@ -102,7 +104,8 @@ fn every_option_set_renders_in_memory() {
 fn only_tera_files_are_rendered() {
     // A non-.tera file is copied byte for byte, even when it contains Tera-like syntax.
     let spec = &all_specs()[0];
-    let plan = portcullis::plan::plan(spec, "secret").unwrap();
+    let plan =
+        portcullis::plan::plan(spec, &portcullis::plan::Secrets::new("secret", "audit")).unwrap();
     let manifest = Manifest::embedded().unwrap();
     for sel in manifest.select(project_files(), spec).unwrap() {
         if sel.src.ends_with(".tera") {
@@ -119,7 +122,8 @@ fn only_tera_files_are_rendered() {
 #[test]
 fn the_package_folder_is_substituted_everywhere() {
     for spec in all_specs().iter().take(3) {
-        let plan = portcullis::plan::plan(spec, "secret").unwrap();
+        let plan = portcullis::plan::plan(spec, &portcullis::plan::Secrets::new("secret", "audit"))
+            .unwrap();
         for path in plan.paths() {
             assert!(!path.contains("__package__"), "{path}");
             assert!(!path.ends_with(".tera"), "{path}");

@@ -1,16 +1,17 @@
-"""The on-disk format of the audit log: one JSON object per line, chained by SHA-256.
+"""The on-disk format of the audit log: one JSON object per line, chained by keyed hashes.
 
-Each record's `hash` is the SHA-256 of its canonical JSON (sorted keys, no whitespace, ASCII
-only) without the `hash` field; that canonical form includes `prev_hash`, the `hash` of the
-record before it (`GENESIS_HASH` for the very first). Changing, removing, inserting or moving a
-record therefore breaks the chain at that point, which is what `verify_chain` looks for.
+Each record's `hash` is an HMAC-SHA-256, under the audit key named by its `kid`, of its
+canonical JSON (sorted keys, no whitespace, ASCII only) without the `hash` field; that
+canonical form includes `prev_hash`, the `hash` of the record before it (`GENESIS_HASH` for the
+very first). Changing, removing, inserting or moving a record therefore breaks the chain at
+that point, which is what `verify_chain` looks for, and without the audit key nobody can make
+a record that continues it: whoever can rewrite the file cannot recompute the chain.
 
-A hash chain is tamper-evident, not tamper-proof: somebody who can rewrite the whole file can
-recompute every hash, and cutting records off the end leaves a valid (shorter) chain. Ship the
-log to another host, or keep the latest `hash` somewhere else, to detect those too.
+What the key cannot show is a log cut short or replaced by an earlier copy of itself: every
+record left is genuine. Checkpoints of the log's end, kept in the database
+(audit/checkpoints.py), cover that.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+
+from ..core.keys import Key
 
 GENESIS_HASH: Final = "0" * 64
 HASH_PATTERN: Final = re.compile(r"^[0-9a-f]{64}$")
@@ -73,10 +76,14 @@ def canonical_json(fields: dict[str, Any]) -> bytes:
     ).encode("ascii")
 
 
-def record_hash(record: dict[str, Any]) -> str:
-    """The hash a record must carry: SHA-256 of everything in it except `hash` itself."""
-    body = {key: value for key, value in record.items() if key != "hash"}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
+# The audit key's subkey for record hashes (another one signs checkpoints).
+RECORD_PURPOSE: Final = "audit-record"
+
+
+def record_hash(record: dict[str, Any], key: Key) -> str:
+    """The hash a record must carry: the keyed hash of everything in it except `hash` itself."""
+    body = {name: value for name, value in record.items() if name != "hash"}
+    return key.mac(RECORD_PURPOSE, canonical_json(body))
 
 
 def encode_line(record: dict[str, Any]) -> bytes:

@@ -53,6 +53,8 @@ RECORD_FIELDS: Final[tuple[str, ...]] = (
     "route",
     "status",
     "detail",
+    # The audit key that made `hash` (core/keys.py), so the key can rotate mid-log.
+    "kid",
     "prev_hash",
     "hash",
 )

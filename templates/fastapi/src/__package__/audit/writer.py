@@ -33,12 +33,14 @@ from typing import Any, Final
 
 from starlette.requests import HTTPConnection
 
+from ..core.keys import Key
 from .chain import (
     GENESIS_HASH,
     archive_path,
     archives,
     clean_text,
     encode_line,
+    log_files,
     parse_record,
     record_hash,
     reverse_lines,
@@ -77,12 +79,14 @@ class _Pending:
 class AuditLog:
     """The tamper-evident audit log of one application (or command)."""
 
-    def __init__(self, path: Path, *, queue_size: int, max_bytes: int) -> None:
+    def __init__(self, path: Path, *, key: Key, queue_size: int, max_bytes: int) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         if max_bytes < 1024:
             raise ValueError("max_bytes must be at least 1024")
         self.path = Path(path)
+        # The audit key (not the application key) that chains the records.
+        self._key = key
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.max_bytes = max_bytes
         self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=queue_size)
@@ -274,7 +278,7 @@ class AuditLog:
         with self._counts:
             unreported, self._unreported = self._unreported, 0
         try:
-            records = [_fields(pending) for pending in batch]
+            records = [_fields(pending, self._key.id) for pending in batch]
             if unreported:
                 note = f"[audit: {unreported} record(s) lost: queue full or write error]"
                 detail = records[0]["detail"]
@@ -308,13 +312,20 @@ class AuditLog:
             if self._tail is not None and self._tail[2] == size:
                 seq, prev_hash, torn = self._tail[0], self._tail[1], False
             else:
-                seq, prev_hash, torn = _chain_tail(self.path, fd, size)
+                try:
+                    seq, prev_hash, torn = _chain_tail(self.path, fd, size)
+                except UnkeyedLogError:
+                    self._close_log()
+                    for moved in retire_unkeyed_log(self.path):
+                        print(f"audit: unkeyed log moved to {moved}", file=sys.stderr)
+                    fd, size = self._current_log(), 0
+                    seq, prev_hash, torn = 0, GENESIS_HASH, False
             data = bytearray()
             for record in records:
                 seq += 1
                 record["seq"] = seq
                 record["prev_hash"] = prev_hash
-                record["hash"] = prev_hash = record_hash(record)
+                record["hash"] = prev_hash = record_hash(record, self._key)
                 data += encode_line(record)
             if size > 0 and size + len(data) > self.max_bytes:
                 self._rotate()
@@ -386,7 +397,7 @@ class AuditLog:
         os.rename(self.path, archive_path(self.path, index))
 
 
-def _fields(pending: _Pending) -> dict[str, Any]:
+def _fields(pending: _Pending, key_id: str) -> dict[str, Any]:
     def text(value: str | None, limit: int = _MAX_FIELD) -> str | None:
         return None if value is None else clean_text(str(value), limit)
 
@@ -403,6 +414,7 @@ def _fields(pending: _Pending) -> dict[str, Any]:
         "route": text(pending.route),
         "status": pending.status if isinstance(pending.status, int) else None,
         "detail": text(pending.detail, _MAX_DETAIL),
+        "kid": key_id,
         "prev_hash": GENESIS_HASH,
         "hash": "",
     }
@@ -435,7 +447,27 @@ def _chain_tail(path: Path, fd: int, size: int) -> tuple[int, str, bool]:
     if record is None or not isinstance(record.get("seq"), int) or torn:
         # Unreadable end of chain: start over from genesis; `audit verify` reports the break.
         return 0, GENESIS_HASH, torn
+    if "kid" not in record:
+        raise UnkeyedLogError
     return int(record["seq"]), str(record.get("hash")), False
+
+
+class UnkeyedLogError(Exception):
+    """The log was written before audit hashes were keyed: it cannot be continued."""
+
+
+def retire_unkeyed_log(path: Path) -> list[Path]:
+    """Rename an unkeyed log and its archives to `<name>.unkeyed`, out of the new chain's way.
+
+    Its records keep their own (unkeyed) chain for the release that wrote it to verify; the
+    keyed chain starts afresh from genesis in a new file.
+    """
+    moved = []
+    for file in log_files(path):
+        target = file.with_name(file.name + ".unkeyed")
+        os.rename(file, target)
+        moved.append(target)
+    return moved
 
 
 def _write_all(fd: int, data: bytes) -> None:

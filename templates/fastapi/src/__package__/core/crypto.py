@@ -1,14 +1,15 @@
-"""Secrets derived from the application key, for credentials that are stored but never replayed.
+"""Keyed hashes, for credentials that are stored but never replayed.
 
-Refresh tokens, session ids and API key secrets are kept only as an HMAC keyed by
-`APP_SECRET_KEY`: a copy of the database alone is not enough to recognise or forge any of them.
+Refresh tokens, session ids and API key secrets are kept only as an HMAC under a subkey of the
+application's key ring (core/keys.py), next to the id of the key that made it: a copy of the
+database alone is not enough to recognise or forge any of them, and rotating the key leaves the
+ones already issued working for as long as the old key stays in the ring.
 """
 
-import hashlib
 import hmac
 import secrets
 
-from pydantic import SecretStr
+from .keys import Key, KeyRing
 
 
 def new_secret() -> str:
@@ -16,14 +17,18 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def keyed_hash(secret_key: SecretStr, value: str, *, purpose: str) -> str:
-    """HMAC-SHA-256 of `value` under the application key, as hex.
+def keyed_hash(key: Key, value: str, *, purpose: str) -> str:
+    """HMAC-SHA-256 of `value` under `key`'s subkey for `purpose`, as hex.
 
     `purpose` separates the uses, so a session id can never be replayed as a refresh token that
     happens to hash the same. `surrogatepass` keeps odd client input from raising here.
     """
-    message = purpose.encode() + b"\x00" + value.encode("utf-8", "surrogatepass")
-    return hmac.new(secret_key.get_secret_value().encode(), message, hashlib.sha256).hexdigest()
+    return key.mac(purpose, value.encode("utf-8", "surrogatepass"))
+
+
+def keyed_hashes(ring: KeyRing, value: str, *, purpose: str) -> dict[str, str]:
+    """`keyed_hash` of `value` under every key of `ring`, by key id, the active key first."""
+    return {key.id: keyed_hash(key, value, purpose=purpose) for key in ring.keys}
 
 
 def same_digest(left: str, right: str) -> bool:

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .files import private_dir
+
 # TLS 1.2: forward secrecy (ECDHE) and authenticated encryption (GCM, ChaCha20-Poly1305) only.
 TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
 DEV_DNS_NAMES: Final = ("localhost",)
@@ -67,10 +69,11 @@ class DevCertificates:
 def write_dev_certificates(directory: Path, *, force: bool = False) -> list[Path]:
     """Create the CA (unless present) and the localhost certificate (unless present).
 
-    Returns the files written. Private keys are created with mode 0600.
+    Returns the files written. Private keys are created with mode 0600, and the folder (when
+    missing) with 0700; the certificates are public and stay readable (0644) inside it.
     """
     paths = DevCertificates.in_directory(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     written: list[Path] = []
     now = datetime.now(UTC)
     if force or not (paths.ca_cert.exists() and paths.ca_key.exists()):

@@ -7,13 +7,13 @@ record naming who read the log.
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from ...audit import AuditEvent, AuditLog, read_recent
 from ...auth.principal import Principal
 from ...core.permissions import Permission
-from ..deps import AuditDep, require_permission
+from ..deps import AuditDep, PageLimit, require_permission
 
 # Larger pages are cut to this size, as for every other list.
 MAX_EVENTS = 1000
@@ -51,7 +51,7 @@ def _read(audit: AuditLog, limit: int, event: AuditEvent | None) -> list[dict[st
 async def list_audit_events(
     _reader: AuditReader,
     audit: AuditDep,
-    limit: Annotated[int, Query(ge=1)] = 100,
+    limit: PageLimit = 100,
     event: AuditEvent | None = None,
 ) -> list[AuditRecordOut]:
     records = await anyio.to_thread.run_sync(_read, audit, min(limit, MAX_EVENTS), event)

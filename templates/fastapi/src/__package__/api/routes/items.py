@@ -2,14 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from sqlalchemy import select
 
 from ...auth.principal import Principal
 from ...core.permissions import Permission
 from ...models import Item
 from ...schemas import ItemCreate, ItemOut, ItemUpdate
-from ..deps import DbSession, require_json, require_permission
+from ..deps import DbSession, PageLimit, PageOffset, RowId, require_json, require_permission
 
 # Larger pages are cut to this size rather than refused, so a client asking for "all" still works.
 MAX_PAGE_SIZE = 100
@@ -33,15 +33,15 @@ async def _get_item(db: DbSession, item_id: int) -> Item:
 async def list_items(
     _reader: Reader,
     db: DbSession,
-    limit: Annotated[int, Query(ge=1)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> list[ItemOut]:
     query = select(Item).order_by(Item.id).limit(min(limit, MAX_PAGE_SIZE)).offset(offset)
     return [ItemOut.model_validate(item) for item in await db.scalars(query)]
 
 
 @router.get("/{item_id}")
-async def read_item(_reader: Reader, db: DbSession, item_id: int) -> ItemOut:
+async def read_item(_reader: Reader, db: DbSession, item_id: RowId) -> ItemOut:
     return ItemOut.model_validate(await _get_item(db, item_id))
 
 
@@ -54,7 +54,7 @@ async def create_item(writer: Writer, db: DbSession, body: ItemCreate) -> ItemOu
 
 
 @router.patch("/{item_id}", dependencies=JSON_BODY)
-async def update_item(_writer: Writer, db: DbSession, item_id: int, body: ItemUpdate) -> ItemOut:
+async def update_item(_writer: Writer, db: DbSession, item_id: RowId, body: ItemUpdate) -> ItemOut:
     item = await _get_item(db, item_id)
     for field, value in body.model_dump(exclude_unset=True).items():
         if field == "name" and value is None:
@@ -66,7 +66,7 @@ async def update_item(_writer: Writer, db: DbSession, item_id: int, body: ItemUp
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_item(_deleter: Deleter, db: DbSession, item_id: int) -> Response:
+async def delete_item(_deleter: Deleter, db: DbSession, item_id: RowId) -> Response:
     item = await _get_item(db, item_id)
     await db.delete(item)
     await db.commit()
