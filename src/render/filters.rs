@@ -12,6 +12,19 @@ pub fn register_filters(tera: &mut tera::Tera) {
     tera.register_filter("yaml_str", string_filter("yaml_str", yaml_str));
     tera.register_filter("md", string_filter("md", md));
     tera.register_filter("py_import", string_filter("py_import", py_import));
+    tera.register_tester("sorted_before", sorted_before);
+}
+
+/// `{% if a is sorted_before(b) %}`: whether string `a` sorts before `b` byte by byte (Tera's `<`
+/// compares only numbers). The lock file template needs it to place the project's own entry
+/// where uv sorts it, by the project's name.
+fn sorted_before(value: Option<&Value>, args: &[Value]) -> tera::Result<bool> {
+    match (value, args) {
+        (Some(Value::String(a)), [Value::String(b)]) => Ok(a.as_bytes() < b.as_bytes()),
+        _ => Err(tera::Error::msg(
+            "tester `sorted_before` compares a string with one string argument",
+        )),
+    }
 }
 
 type FilterFn = Box<dyn Fn(&Value, &HashMap<String, Value>) -> tera::Result<Value> + Send + Sync>;
@@ -233,6 +246,19 @@ mod tests {
         assert_eq!(md("billing-api.v2"), "billing-api.v2");
         assert_eq!(md("-x"), r"\-x");
         assert_eq!(md("2024. x"), r"2024\. x");
+    }
+
+    #[test]
+    fn sorted_before_compares_bytes() {
+        let mut tera = tera::Tera::default();
+        register_filters(&mut tera);
+        let mut ctx = tera::Context::new();
+        ctx.insert("name", "my-api");
+        let t = r#"{{ name is sorted_before("mz") }} {{ name is sorted_before("my-api") }} {{ name is sorted_before("a") }}"#;
+        assert_eq!(tera.render_str(t, &ctx).unwrap(), "true false false");
+        assert!(tera
+            .render_str(r#"{{ 3 is sorted_before("a") }}"#, &ctx)
+            .is_err());
     }
 
     #[test]
