@@ -124,6 +124,39 @@ fn ensure_venv() {
     });
 }
 
+/// mypy's cache saves most of its time (the third-party packages are the same everywhere), but
+/// one cache must not be written by two runs at once: every project names its test modules
+/// `tests.*`, so a shared cache mixes one project's `tests/support.py` into another's check.
+/// Each running check borrows a cache of its own and gives it back when done.
+struct MypyCache {
+    dir: PathBuf,
+}
+
+static FREE_CACHES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static CACHES_MADE: Mutex<usize> = Mutex::new(0);
+
+impl MypyCache {
+    fn take() -> Self {
+        let free = FREE_CACHES.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let dir = free.unwrap_or_else(|| {
+            let mut made = CACHES_MADE.lock().unwrap_or_else(|e| e.into_inner());
+            *made += 1;
+            repo().join("target").join(format!("e2e-mypy-cache-{made}"))
+        });
+        Self { dir }
+    }
+}
+
+impl Drop for MypyCache {
+    fn drop(&mut self) {
+        let dir = std::mem::take(&mut self.dir);
+        FREE_CACHES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dir);
+    }
+}
+
 /// Installs one project (no dependencies: the venv has the union) and runs its checks.
 fn check_project(dir: &Path, extra_env: &[(&str, &str)]) -> Result<(), String> {
     pip_install_editable(dir)?;
@@ -132,8 +165,8 @@ fn check_project(dir: &Path, extra_env: &[(&str, &str)]) -> Result<(), String> {
         venv().join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let cache = repo().join("target").join("e2e-mypy-cache");
-    let cache = cache.display().to_string();
+    let slot = MypyCache::take();
+    let cache = slot.dir.display().to_string();
     let steps: [(&str, &[&str]); 5] = [
         ("ruff", &["check", "--no-cache", "."]),
         ("ruff", &["format", "--check", "--no-cache", "."]),
