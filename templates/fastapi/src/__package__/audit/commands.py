@@ -1,7 +1,12 @@
-"""What the command line does with the audit log: verify it, and checkpoint what a command wrote."""
+"""What the command line does with the audit log: verify it, report on it, and checkpoint what a
+command wrote. `add_audit_commands` wires the `audit` subcommands into the command line."""
 
+import argparse
 import asyncio
+import json
 import sys
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -11,6 +16,7 @@ from ..core.config import Settings
 from ..core.keys import KeyRing, audit_ring
 from ..db import Database
 from .checkpoints import LoadedCheckpoints, chain_of, checkpoint_now, load_checkpoints
+from .report import ReportError, build_report, parse_duration
 from .verify import VerifyResult, verify_chain
 
 
@@ -64,3 +70,51 @@ def checkpoint_after_command(settings: Settings) -> None:
         asyncio.run(run())
     except (SQLAlchemyError, OSError) as exc:
         print(f"warning: audit checkpoint not written: {type(exc).__name__}", file=sys.stderr)
+
+
+def add_audit_commands(audit: argparse.ArgumentParser, settings: Callable[[], Settings]) -> None:
+    """`audit verify` and `audit report`, reading their settings with `settings()`."""
+    commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    verify = commands.add_parser("verify", help="check the audit log's hash chain")
+    verify.add_argument("path", nargs="?", type=Path, help="default APP_AUDIT_LOG_PATH")
+    verify.set_defaults(handler=lambda args: _verify(settings(), args.path))
+    report = commands.add_parser(
+        "report", help="summarise recent security events; exit 1 if a threshold is crossed"
+    )
+    report.add_argument(
+        "--since",
+        type=_duration,
+        default="24h",
+        metavar="DURATION",
+        help="how far back to look: e.g. 30m, 24h (the default), 7d",
+    )
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.set_defaults(handler=lambda args: _report(settings(), args.since, as_json=args.json))
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        # argparse prints it with the usage and exits 2.
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _verify(settings: Settings, path: Path | None) -> int:
+    result, warnings = audit_verify(settings, path or settings.audit_log_path)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _report(settings: Settings, since: timedelta, *, as_json: bool) -> int:
+    try:
+        report = build_report(settings, since)
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    alerts = report.alerts(settings)
+    print(json.dumps(report.as_json(alerts), indent=2) if as_json else report.as_text(alerts))
+    # Non-zero when a threshold is crossed, so that a cron job can alert on it.
+    return 1 if alerts else 0

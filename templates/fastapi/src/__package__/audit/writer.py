@@ -18,6 +18,10 @@ crash of the process loses only what was still queued (normally the last few mil
 records). The file is fsynced at most once per `FSYNC_INTERVAL_SECONDS` while records arrive,
 whenever the queue runs dry, and at shutdown, so a crash of the machine loses at most about a
 second of records. A graceful shutdown loses nothing.
+
+An `AuditObserver` (the service's metrics, metrics.py) hears of every record as it is emitted,
+except the per-request `http_request` ones (the edge middleware measures requests itself), and of
+every record lost: that is how security events become counters without a second call site.
 """
 
 import asyncio
@@ -29,7 +33,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from starlette.requests import HTTPConnection
 
@@ -61,6 +65,18 @@ FSYNC_INTERVAL_SECONDS: Final = 1.0
 _LINGER_SECONDS: Final = 0.005
 
 
+class AuditObserver(Protocol):
+    """Told of records as they are emitted; must be cheap, and must not block or raise."""
+
+    def recorded(
+        self, event: str, outcome: str, auth_method: str | None, status: int | None
+    ) -> None:
+        """One record was emitted (`http_request` records excepted)."""
+
+    def dropped(self, count: int) -> None:
+        """`count` records were lost (queue full or write error)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     ts: str
@@ -79,7 +95,15 @@ class _Pending:
 class AuditLog:
     """The tamper-evident audit log of one application (or command)."""
 
-    def __init__(self, path: Path, *, key: Key, queue_size: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        key: Key,
+        queue_size: int,
+        max_bytes: int,
+        observer: AuditObserver | None = None,
+    ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         if max_bytes < 1024:
@@ -95,6 +119,7 @@ class AuditLog:
         self._settled = 0  # of those, written or given up on
         self._unreported = 0  # lost records not yet noted in the log
         self.dropped_total = 0
+        self._observer = observer
         self._thread: threading.Thread | None = None
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
@@ -105,6 +130,11 @@ class AuditLog:
         self._tail: tuple[int, str, int] | None = None
         self._synced_at = 0.0
         self._unsynced = False
+
+    @property
+    def queue_depth(self) -> int:
+        """Records waiting for the writer (approximate, as any queue size read is)."""
+        return self._queue.qsize()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -158,9 +188,10 @@ class AuditLog:
     ) -> None:
         """Queue one record. Never blocks and never raises: auditing must not break a request."""
         try:
+            name = str(event)
             pending = _Pending(
                 utc_timestamp(),
-                str(event),
+                name,
                 outcome,
                 actor,
                 auth_method,
@@ -177,6 +208,9 @@ class AuditLog:
                 self._queue.put_nowait(pending)
             except queue.Full:
                 self._lost(1, "audit queue full", settle=True)
+            # An identity test keeps the per-request record's cost at one comparison.
+            if self._observer is not None and event is not AuditEvent.HTTP_REQUEST:
+                self._observer.recorded(name, outcome, auth_method, status)
         except Exception as exc:  # a bug here must not become a failed request
             print(f"audit: record not queued: {type(exc).__name__}", file=sys.stderr)
 
@@ -222,6 +256,11 @@ class AuditLog:
             if settle:
                 self._settled += count
                 self._counts.notify_all()
+        if self._observer is not None:
+            try:
+                self._observer.dropped(count)
+            except Exception as exc:  # also called by the writer thread, which must survive
+                print(f"audit: loss not counted: {type(exc).__name__}", file=sys.stderr)
         if first:
             # Once per gap, not once per record: stderr must not become the next bottleneck.
             print(

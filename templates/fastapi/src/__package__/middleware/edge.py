@@ -6,6 +6,9 @@ a wrapped `send` on every request. The order inside is the one the layers had: t
 first (everything after it can name the request), the 500 inside the audit record (so the
 record says 500), the security headers on every response, errors included.
 
+With metrics on (`APP_METRICS_BIND`), the same place counts the request and its latency, by
+route template: the route is worked out once for both.
+
 An unhandled exception gives the client the request id and nothing else (no traceback, SQL, path
 or exception text); the exception goes to the server log under the same id, so the two can be
 matched.
@@ -14,6 +17,7 @@ matched.
 import json
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,15 +25,27 @@ from ..audit import AuditEvent, AuditLog, route_template
 from .request_id import HEADER, request_id_for
 from .security_headers import SecurityHeaders
 
+if TYPE_CHECKING:
+    # Only for the annotation: importing metrics.py imports prometheus_client (see there).
+    from ..metrics import ServiceMetrics
+
 logger = logging.getLogger(__name__)
 
 _REQUEST_ID_HEADER = HEADER.lower().encode("latin-1")
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, audit: AuditLog, docs_enabled: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        audit: AuditLog,
+        docs_enabled: bool,
+        metrics: "ServiceMetrics | None" = None,
+    ) -> None:
         self.app = app
         self.audit = audit
+        self.metrics = metrics
         self.headers = SecurityHeaders(docs_enabled=docs_enabled)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,7 +87,12 @@ class EdgeMiddleware:
         subject = getattr(principal, "subject", None)
         auth_method = getattr(principal, "auth_method", None)
         client = scope.get("client")
-        elapsed_ms = round((time.perf_counter() - started_at) * 1000)
+        elapsed = time.perf_counter() - started_at
+        # The template (`/items/{item_id}`), never the raw path a client typed.
+        route = route_template(scope)
+        method = scope.get("method")
+        if self.metrics is not None:
+            self.metrics.request(method or "", route, status, elapsed)
         self.audit.emit(
             AuditEvent.HTTP_REQUEST,
             outcome="success" if status < 400 else "failure",
@@ -79,11 +100,10 @@ class EdgeMiddleware:
             auth_method=auth_method if isinstance(auth_method, str) else None,
             ip=client[0] if client else None,
             request_id=scope["state"]["request_id"],
-            method=scope.get("method"),
-            # The template (`/items/{item_id}`), never the raw path a client typed.
-            route=route_template(scope),
+            method=method,
+            route=route,
             status=status,
-            detail=f"duration_ms={elapsed_ms}",
+            detail=f"duration_ms={round(elapsed * 1000)}",
         )
 
 
