@@ -180,7 +180,12 @@ fn check_project(dir: &Path, extra_env: &[(&str, &str)]) -> Result<(), String> {
     ];
     for (tool, args) in steps {
         let mut cmd = Command::new(venv_bin(tool));
-        cmd.args(args).current_dir(dir).env("PATH", &path);
+        // A validator the project's tests need (uv, promtool, hadolint, ...) that is missing
+        // must fail the run here, not skip: scripts/test-all installs every one.
+        cmd.args(args)
+            .current_dir(dir)
+            .env("PATH", &path)
+            .env("TEST_REQUIRE_TOOLS", "1");
         for (key, value) in extra_env {
             cmd.env(key, value);
         }
