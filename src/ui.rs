@@ -21,9 +21,9 @@ pub fn error(e: &Error) {
 pub fn next_steps(dest: &Path, package: &str) -> Vec<String> {
     vec![
         format!("cd {}", shell_quote(&dest.display().to_string())),
-        "python -m venv .venv".to_string(),
+        // Exactly the versions of the project's uv.lock, hash-checked.
+        "uv sync --locked --extra dev".to_string(),
         ". .venv/bin/activate".to_string(),
-        "pip install -e '.[dev]'".to_string(),
         format!("python -m {package} dev-cert"),
         format!("python -m {package} migrate"),
         format!("python -m {package} serve"),
@@ -107,9 +107,8 @@ mod tests {
             steps,
             [
                 "cd 'my api'",
-                "python -m venv .venv",
+                "uv sync --locked --extra dev",
                 ". .venv/bin/activate",
-                "pip install -e '.[dev]'",
                 "python -m my_api dev-cert",
                 "python -m my_api migrate",
                 "python -m my_api serve",

@@ -9,55 +9,15 @@ that accepted everything would pass the first kind of test just as well.
 
 import os
 import re
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 from .support import PROJECT_ROOT
-from .tools import require_tool
+from .tools import replaced, run_tool, write_copy
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 DEPENDABOT = PROJECT_ROOT / ".github" / "dependabot.yml"
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "ci.yml"
-TIMEOUT = 120
-
-
-def _run(
-    tool: str, *args: str, cwd: Path = PROJECT_ROOT, env: dict[str, str] | None = None
-) -> tuple[int, str]:
-    """Run a validator; its exit code, and its command line and output for the assertion."""
-    command = [require_tool(tool), *args]
-    result = subprocess.run(  # noqa: S603 - a checker we located, fixed arguments
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=TIMEOUT,
-    )
-    report = (
-        f"$ {shlex.join(command)}  (in {cwd})\nexit code {result.returncode}\n"
-        f"--- stdout\n{result.stdout}--- stderr\n{result.stderr}"
-    )
-    return result.returncode, report
-
-
-def _copy(source: Path, destination: Path, text: str | None = None) -> Path:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_text(
-        source.read_text(encoding="utf-8") if text is None else text, encoding="utf-8"
-    )
-    return destination
-
-
-def _broken(source: Path, pattern: str, replacement: str) -> str:
-    """The text of `source` with `pattern` replaced, which must occur in it."""
-    text, count = re.subn(pattern, replacement, source.read_text(encoding="utf-8"), flags=re.M)
-    assert count, f"{source.name} no longer contains {pattern!r}: update this test"
-    return text
 
 
 # --- uv.lock ---------------------------------------------------------------------------------
@@ -69,7 +29,7 @@ def _uv_lock_check(project: Path, tmp_path: Path) -> tuple[int, str]:
     # alone. `uv lock --check` writes nothing, and creates no virtualenv.
     env = {name: value for name, value in os.environ.items() if not name.startswith("UV_")}
     env["UV_CACHE_DIR"] = str(tmp_path / "uv-cache")
-    return _run(
+    return run_tool(
         "uv",
         "lock",
         "--check",
@@ -93,8 +53,8 @@ def test_uv_lock_matches_pyproject(tmp_path: Path) -> None:
 
 def test_uv_rejects_a_lock_that_no_longer_matches(tmp_path: Path) -> None:
     project = tmp_path / "project"
-    _copy(PROJECT_ROOT / "pyproject.toml", project / "pyproject.toml")
-    lock = _copy(PROJECT_ROOT / "uv.lock", project / "uv.lock")
+    write_copy(PROJECT_ROOT / "pyproject.toml", project / "pyproject.toml")
+    lock = write_copy(PROJECT_ROOT / "uv.lock", project / "uv.lock")
     returncode, report = _uv_lock_check(project, tmp_path)
     assert returncode == 0, report
     assert sorted(path.name for path in project.iterdir()) == ["pyproject.toml", "uv.lock"]
@@ -102,10 +62,10 @@ def test_uv_rejects_a_lock_that_no_longer_matches(tmp_path: Path) -> None:
         encoding="utf-8"
     )
 
-    pyproject = _broken(
+    pyproject = replaced(
         project / "pyproject.toml", r"^dependencies = \[$", '\\g<0>\n    "idna>=3",'
     )
-    _copy(project / "pyproject.toml", project / "pyproject.toml", pyproject)
+    write_copy(project / "pyproject.toml", project / "pyproject.toml", pyproject)
     returncode, report = _uv_lock_check(project, tmp_path)
     assert returncode != 0, report
     assert "needs to be updated" in report or "not found in the cache" in report, report
@@ -115,7 +75,7 @@ def test_uv_rejects_a_lock_that_no_longer_matches(tmp_path: Path) -> None:
 
 
 def _schema_check(schema: str, path: Path) -> tuple[int, str]:
-    return _run("check-jsonschema", "--color", "never", "--builtin-schema", schema, str(path))
+    return run_tool("check-jsonschema", "--color", "never", "--builtin-schema", schema, str(path))
 
 
 def test_dependabot_config_matches_its_schema() -> None:
@@ -124,9 +84,9 @@ def test_dependabot_config_matches_its_schema() -> None:
 
 
 def test_the_dependabot_schema_rejects_a_misspelt_key(tmp_path: Path) -> None:
-    text = _broken(DEPENDABOT, r"^(\s+)interval:", r"\1intervall:")
+    text = replaced(DEPENDABOT, r"^(\s+)interval:", r"\1intervall:")
     returncode, report = _schema_check(
-        "vendor.dependabot", _copy(DEPENDABOT, tmp_path / "d.yml", text)
+        "vendor.dependabot", write_copy(DEPENDABOT, tmp_path / "d.yml", text)
     )
     assert returncode == 1, report
     assert "'interval' is a required property" in report, report
@@ -138,16 +98,16 @@ def test_workflow_matches_its_schema() -> None:
 
 
 def test_the_workflow_schema_rejects_a_misspelt_key(tmp_path: Path) -> None:
-    text = _broken(WORKFLOW, r"^(\s+)runs-on:", r"\1runs_on:")
+    text = replaced(WORKFLOW, r"^(\s+)runs-on:", r"\1runs_on:")
     returncode, report = _schema_check(
-        "vendor.github-workflows", _copy(WORKFLOW, tmp_path / "ci.yml", text)
+        "vendor.github-workflows", write_copy(WORKFLOW, tmp_path / "ci.yml", text)
     )
     assert returncode == 1, report
     assert "'runs-on' is a required property" in report, report
 
 
 def _zizmor(folder: Path) -> tuple[int, str]:
-    return _run(
+    return run_tool(
         "zizmor", "--offline", "--no-progress", "--color", "never", "--format", "plain", str(folder)
     )
 
@@ -159,8 +119,8 @@ def test_zizmor_finds_nothing_in_github_folder() -> None:
 
 
 def test_zizmor_rejects_an_action_pinned_to_a_tag(tmp_path: Path) -> None:
-    text = _broken(WORKFLOW, r"actions/checkout@[0-9a-f]{40}.*$", "actions/checkout@v7")
-    _copy(WORKFLOW, tmp_path / ".github" / "workflows" / "ci.yml", text)
+    text = replaced(WORKFLOW, r"actions/checkout@[0-9a-f]{40}.*$", "actions/checkout@v7")
+    write_copy(WORKFLOW, tmp_path / ".github" / "workflows" / "ci.yml", text)
     returncode, report = _zizmor(tmp_path / ".github")
     assert returncode != 0, report
     assert "unpinned-uses" in report, report
@@ -171,7 +131,7 @@ def test_zizmor_rejects_an_action_pinned_to_a_tag(tmp_path: Path) -> None:
 
 def _hadolint(path: Path) -> tuple[int, str]:
     # Any finding fails, down to style (hadolint's own default threshold stops at info).
-    return _run("hadolint", "--no-color", "--failure-threshold", "style", str(path))
+    return run_tool("hadolint", "--no-color", "--failure-threshold", "style", str(path))
 
 
 def test_hadolint_finds_nothing_in_dockerfile() -> None:
@@ -180,10 +140,10 @@ def test_hadolint_finds_nothing_in_dockerfile() -> None:
 
 
 def test_hadolint_rejects_an_unpinned_tool_and_a_root_user(tmp_path: Path) -> None:
-    text = _broken(DOCKERFILE, r"\buv==[0-9.]+", "uv")
-    broken = _copy(DOCKERFILE, tmp_path / "Dockerfile", text)
-    text = _broken(broken, r"^USER .*$", "USER root")
-    returncode, report = _hadolint(_copy(broken, broken, text))
+    text = replaced(DOCKERFILE, r"\buv==[0-9.]+", "uv")
+    broken = write_copy(DOCKERFILE, tmp_path / "Dockerfile", text)
+    text = replaced(broken, r"^USER .*$", "USER root")
+    returncode, report = _hadolint(write_copy(broken, broken, text))
     assert returncode != 0, report
     assert "DL3013" in report, report  # pin versions in pip
     assert "DL3002" in report, report  # last USER should not be root

@@ -1,8 +1,23 @@
-"""TLS for `serve`, and a local certificate authority for development.
+"""TLS for `serve` by Mozilla's profiles, and a local certificate authority for development.
 
-`serve` hands uvicorn the certificate, the key and an AEAD-only cipher list for TLS 1.2; TLS
-1.3 suites are all AEAD already, and Python (>= 3.10) refuses anything older than TLS 1.2 on a
-server context, which `check_tls_floor` makes sure of before the server starts.
+`serve` follows the Mozilla server-side TLS configuration named by APP_TLS_PROFILE (guidelines
+5.7, the version sslyze checks against; https://ssl-config.mozilla.org/):
+
+- `intermediate` (the default): TLS 1.2 with the six ECDHE suites of AES-GCM or ChaCha20-Poly1305
+  (the profile's optional DHE suites are left out), and TLS 1.3 with its three suites;
+- `modern`: TLS 1.3 only.
+
+Both allow the key-exchange groups X25519, P-256 and P-384 alone. Left to itself OpenSSL 3 would
+also accept X448 and P-521, and for TLS 1.3 the finite-field groups ffdhe2048 to ffdhe8192, which
+let a client make the server compute large modular exponentiations at will (the "DHEat" attack).
+
+How the context is built: uvicorn (>= 0.47) takes an `ssl_context_factory`, part of its public
+API, and calls it in `Config.load()` in every worker process, the one process of a single-worker
+server included; `ServerContextFactory` lets uvicorn build its usual context (certificate, key,
+ALPN) and then restricts it with `apply_profile`. The factory travels to the workers pickled,
+which is why it is a small dataclass and not a closure. `serve` builds the same context once
+itself first (`server_context`), so a bad file or a profile the TLS library cannot keep stops it
+with one line, before the server starts.
 
 `dev-cert` creates a private CA and a certificate for localhost signed by it, so browsers and
 clients can verify the connection once the CA is trusted, instead of learning to click through
@@ -13,40 +28,142 @@ leaked, it could not be used to impersonate any other site to a machine that tru
 import ipaddress
 import os
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .config import TlsProfile
 from .files import private_dir
 
-# TLS 1.2: forward secrecy (ECDHE) and authenticated encryption (GCM, ChaCha20-Poly1305) only.
-TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
+# TLS 1.2 (intermediate only): forward secrecy (ECDHE) and authenticated encryption only, in the
+# profile's order, by their OpenSSL names.
+TLS12_CIPHERS: Final = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+)
+# TLS 1.3, both profiles. Python sets these from 3.15 on (`set_ciphersuites`); before, OpenSSL's
+# default list is exactly these three, and `apply_profile` refuses a context that would offer
+# any other (an OpenSSL configuration can add the CCM suites).
+TLS13_SUITES: Final = (
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+)
+# Key exchange, both profiles, by the names Mozilla and OpenSSL use.
+GROUPS: Final = ("X25519", "prime256v1", "secp384r1")
+# The one group of GROUPS offered where Python cannot set a list of them (see `_restrict_groups`).
+FALLBACK_GROUP: Final = "prime256v1"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRules:
+    minimum_version: ssl.TLSVersion
+    # The longest validity the profile allows a certificate (`selfcheck` warns above it).
+    max_certificate_days: int
+
+
+PROFILES: Final = {
+    TlsProfile.INTERMEDIATE: ProfileRules(ssl.TLSVersion.TLSv1_2, max_certificate_days=366),
+    TlsProfile.MODERN: ProfileRules(ssl.TLSVersion.TLSv1_3, max_certificate_days=90),
+}
 DEV_DNS_NAMES: Final = ("localhost",)
 DEV_IP_ADDRESSES: Final = ("127.0.0.1", "::1")
-# Browsers reject leaf certificates valid for more than 398 days.
-LEAF_DAYS: Final = 397
+# The development certificate lives 90 days, Mozilla's recommendation for every profile (and the
+# modern profile's limit); `dev-cert` renews it once fewer than 30 days remain, `selfcheck` warns.
+LEAF_DAYS: Final = 90
+RENEW_WITHIN_DAYS: Final = 30
+# Replaced only when a fresh certificate would outlive it: a new CA has to be trusted again.
 CA_DAYS: Final = 10 * 365
+# Certificates start this long before they are made, for clocks a little behind; their whole
+# validity, this margin included, is LEAF_DAYS or CA_DAYS.
+CLOCK_SKEW: Final = timedelta(minutes=5)
 _PACKAGE: Final = __name__.split(".")[0]
 
 
-def check_tls_floor() -> None:
-    """Refuse to serve on a Python whose server contexts would still accept TLS 1.0/1.1."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    if context.minimum_version < ssl.TLSVersion.TLSv1_2:
-        raise RuntimeError("this Python/OpenSSL accepts TLS < 1.2 by default; upgrade Python")
+class TlsProfileError(RuntimeError):
+    """The TLS library would offer something the chosen profile does not allow."""
 
 
-def check_tls_files(cert_file: Path, key_file: Path) -> None:
-    """Load the pair as the server will, so a bad file fails with its name before startup."""
+def apply_profile(context: ssl.SSLContext, profile: TlsProfile) -> None:
+    """Restrict a server context to `profile`: versions, cipher suites, key-exchange groups."""
+    context.minimum_version = PROFILES[profile].minimum_version
+    context.maximum_version = ssl.TLSVersion.TLSv1_3
+    # Used by TLS 1.2 only, so it changes nothing for the modern profile.
+    context.set_ciphers(":".join(TLS12_CIPHERS))
+    set_suites: Callable[[str], None] | None = getattr(context, "set_ciphersuites", None)
+    if set_suites is not None:  # Python >= 3.15
+        set_suites(":".join(TLS13_SUITES))
+    # TLS 1.2 renegotiation: no client of this API needs it, and each one costs a handshake.
+    context.options |= ssl.OP_NO_RENEGOTIATION
+    _restrict_groups(context)
+    offered = {cipher["name"] for cipher in context.get_ciphers()}
+    outside = offered - {*TLS12_CIPHERS, *TLS13_SUITES}
+    if outside or not offered & set(TLS13_SUITES):
+        raise TlsProfileError(
+            f"the TLS library offers {', '.join(sorted(outside)) or 'no TLS 1.3 suite'}, outside "
+            f"Mozilla's {profile.value} profile (is an OpenSSL configuration adding suites?)"
+        )
+
+
+def _restrict_groups(context: ssl.SSLContext) -> None:
+    # Python 3.15 has `SSLContext.set_groups`, which takes the list. Before it there is only
+    # `set_ecdh_curve`, which on OpenSSL 3 makes its one group the whole list, for TLS 1.2 and
+    # TLS 1.3 alike. There, P-256 alone is offered: inside both profiles, and the group every
+    # client of either has (TLS 1.3 makes it mandatory, RFC 8446 section 9.1); a client that
+    # leads with an X25519 key share pays one extra round trip (HelloRetryRequest) per full
+    # handshake. The other ways to a list were turned down: an OPENSSL_CONF file is read only
+    # when OpenSSL starts, before any of this code runs (so `serve` would have to re-execute
+    # itself), applies to every TLS connection of the process and replaces the system's OpenSSL
+    # configuration (a FIPS provider or a crypto policy with it); reaching OpenSSL's SSL_CTX
+    # through ctypes relies on the private memory layout of CPython's SSLContext.
+    set_groups: Callable[[str], None] | None = getattr(context, "set_groups", None)
+    if set_groups is not None:
+        set_groups(":".join(GROUPS))
+    else:
+        context.set_ecdh_curve(FALLBACK_GROUP)
+
+
+def server_context(cert_file: Path, key_file: Path, profile: TlsProfile) -> ssl.SSLContext:
+    """The context `serve` listens with, built here so a bad file fails with its name early."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.set_ciphers(TLS12_CIPHERS)
     context.load_cert_chain(certfile=cert_file, keyfile=key_file)
+    apply_profile(context, profile)
+    return context
+
+
+@dataclass(frozen=True)
+class ServerContextFactory:
+    """uvicorn's `ssl_context_factory`: its own context (files, ALPN), restricted to the profile."""
+
+    profile: TlsProfile
+
+    def __call__(
+        self, _config: object, default_context: Callable[[], ssl.SSLContext]
+    ) -> ssl.SSLContext:
+        context = default_context()
+        apply_profile(context, self.profile)
+        return context
+
+
+def certificate_validity(path: Path) -> tuple[datetime, datetime]:
+    """When the first certificate of the PEM file at `path` starts and stops being valid (UTC).
+
+    Raises OSError if the file cannot be read, ValueError if it holds no PEM certificate.
+    """
+    certificate = x509.load_pem_x509_certificates(path.read_bytes())[0]
+    return certificate.not_valid_before_utc, certificate.not_valid_after_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +183,15 @@ class DevCertificates:
         )
 
 
-def write_dev_certificates(directory: Path, *, force: bool = False) -> list[Path]:
-    """Create the CA (unless present) and the localhost certificate (unless present).
+def write_dev_certificates(
+    directory: Path, *, force: bool = False, now: datetime | None = None
+) -> list[Path]:
+    """Create the CA and the localhost certificate, or renew whichever is due.
+
+    The CA is kept while it has at least LEAF_DAYS left (clients trust it by hand, so a new one
+    is made only when a fresh certificate would outlive it). The certificate is rewritten when
+    fewer than RENEW_WITHIN_DAYS remain, when it is valid for longer than LEAF_DAYS (made
+    before that limit) or when this CA did not sign it. `force` replaces both.
 
     Returns the files written. Private keys are created with mode 0600, and the folder (when
     missing) with 0700; the certificates are public and stay readable (0644) inside it.
@@ -75,8 +199,9 @@ def write_dev_certificates(directory: Path, *, force: bool = False) -> list[Path
     paths = DevCertificates.in_directory(directory)
     private_dir(directory)
     written: list[Path] = []
-    now = datetime.now(UTC)
-    if force or not (paths.ca_cert.exists() and paths.ca_key.exists()):
+    now = now or datetime.now(UTC)
+    ca = None if force else _load_ca(paths)
+    if ca is None or ca[0].not_valid_after_utc - now < timedelta(days=LEAF_DAYS):
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_cert = _ca_certificate(ca_key, now)
         _write_private_key(paths.ca_key, ca_key)
@@ -84,18 +209,37 @@ def write_dev_certificates(directory: Path, *, force: bool = False) -> list[Path
         written += [paths.ca_cert, paths.ca_key]
         force = True  # a new CA means the old leaf no longer verifies
     else:
-        ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
-        loaded = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password=None)
-        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{paths.ca_key} is not an EC private key")
-        ca_key = loaded
-    if force or not (paths.cert.exists() and paths.key.exists()):
+        ca_cert, ca_key = ca
+    if force or _leaf_is_due(paths, ca_cert, now):
         leaf_key = ec.generate_private_key(ec.SECP256R1())
         leaf = _leaf_certificate(leaf_key, ca_cert, ca_key, now)
         _write_private_key(paths.key, leaf_key)
         _write_public(paths.cert, leaf.public_bytes(serialization.Encoding.PEM))
         written += [paths.cert, paths.key]
     return written
+
+
+def _load_ca(paths: DevCertificates) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+    if not (paths.ca_cert.exists() and paths.ca_key.exists()):
+        return None
+    ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+    loaded = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password=None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{paths.ca_key} is not an EC private key")
+    return ca_cert, loaded
+
+
+def _leaf_is_due(paths: DevCertificates, ca_cert: x509.Certificate, now: datetime) -> bool:
+    if not (paths.cert.exists() and paths.key.exists()):
+        return True
+    try:
+        leaf = x509.load_pem_x509_certificate(paths.cert.read_bytes())
+        leaf.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return True  # not a certificate, or not this CA's
+    lifespan = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    remaining = leaf.not_valid_after_utc - now
+    return lifespan > timedelta(days=LEAF_DAYS) or remaining < timedelta(days=RENEW_WITHIN_DAYS)
 
 
 def _ca_certificate(key: ec.EllipticCurvePrivateKey, now: datetime) -> x509.Certificate:
@@ -117,8 +261,8 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey, now: datetime) -> x509.Cert
         .issuer_name(name)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=CA_DAYS))
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(now - CLOCK_SKEW + timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -157,8 +301,8 @@ def _leaf_certificate(
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=LEAF_DAYS))
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(now - CLOCK_SKEW + timedelta(days=LEAF_DAYS))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(

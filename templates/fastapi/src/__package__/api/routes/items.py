@@ -57,8 +57,6 @@ async def create_item(writer: Writer, db: DbSession, body: ItemCreate) -> ItemOu
 async def update_item(_writer: Writer, db: DbSession, item_id: RowId, body: ItemUpdate) -> ItemOut:
     item = await _get_item(db, item_id)
     for field, value in body.model_dump(exclude_unset=True).items():
-        if field == "name" and value is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name cannot be null")
         setattr(item, field, value)
     await db.commit()
     await db.refresh(item)
