@@ -19,6 +19,9 @@ records). The file is fsynced at most once per `FSYNC_INTERVAL_SECONDS` while re
 whenever the queue runs dry, and at shutdown, so a crash of the machine loses at most about a
 second of records. A graceful shutdown loses nothing.
 
+`on_written`, when set, is called by the writer thread with the bytes of each batch it wrote
+(the shared view of audit/feed.py).
+
 An `AuditObserver` (the service's metrics, metrics.py) hears of every record as it is emitted,
 except the per-request `http_request` ones (the edge middleware measures requests itself), and of
 every record lost: that is how security events become counters without a second call site.
@@ -31,6 +34,7 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -130,6 +134,7 @@ class AuditLog:
         self._tail: tuple[int, str, int] | None = None
         self._synced_at = 0.0
         self._unsynced = False
+        self.on_written: Callable[[bytes], None] | None = None
 
     @property
     def queue_depth(self) -> int:
@@ -323,7 +328,9 @@ class AuditLog:
                 detail = records[0]["detail"]
                 records[0]["detail"] = note if detail is None else f"{note} {detail}"
             with self._write_lock:
-                self._append(records)
+                written = self._append(records)
+            if self.on_written is not None:
+                self.on_written(written)
             if unreported:
                 print(f"audit: {unreported} record(s) were lost; noted in the log", file=sys.stderr)
         except Exception as exc:  # the writer thread must survive anything, and say what it lost
@@ -340,7 +347,7 @@ class AuditLog:
                 self._settled += len(batch)
                 self._counts.notify_all()
 
-    def _append(self, records: list[dict[str, Any]]) -> None:
+    def _append(self, records: list[dict[str, Any]]) -> bytes:
         if self._lock_fd < 0:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._lock_fd = _open_private(self.lock_path, os.O_RDWR)
@@ -372,11 +379,13 @@ class AuditLog:
             elif torn:
                 # The last line was cut short (a crash mid-write): keep ours on its own line.
                 data[:0] = b"\n"
-            _write_all(fd, bytes(data))
+            payload = bytes(data)
+            _write_all(fd, payload)
             self._tail = (seq, prev_hash, size + len(data))
             self._unsynced = True
             if time.monotonic() - self._synced_at >= FSYNC_INTERVAL_SECONDS:
                 self._sync_held()
+            return payload
         except BaseException:
             # Whatever happened to the file, the next batch reads it afresh.
             self._tail = None

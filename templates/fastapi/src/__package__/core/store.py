@@ -3,14 +3,29 @@
 In one process a `MemoryStore` is enough. As soon as a second worker or instance starts, every
 one of them must see the same counters, so `APP_REDIS_URL` switches to `RedisStore`; production
 settings refuse several workers without it.
+
+When Redis cannot be reached, every call raises `DependencyUnavailableError` (a 503, logged once
+per outage: core/outage.py), and nothing that needs the store goes ahead without it.
 """
 
 import time
-from typing import Protocol
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .config import Settings
+from .outage import Outage
+
+# A request waits at most about this long for an answer before it gets 503: time for one
+# reconnect (a connection Redis dropped on restart) but not for a long stall on every request.
+REDIS_TIMEOUT_SECONDS: Final = 1.0
+REDIS_RETRIES: Final = 2
 
 
 class Store(Protocol):
@@ -115,48 +130,71 @@ class RedisStore:
 
     def __init__(self, client: "Redis") -> None:
         self._redis = client
+        self.outage = Outage("redis")
+
+    @property
+    def client(self) -> "Redis":
+        """The connection pool, for what shares it (the audit feed, audit/feed.py)."""
+        return self._redis
+
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Around every call: a lost connection becomes a 503, and its end is noticed."""
+        try:
+            yield
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise self.outage.failed(exc) from exc
+        self.outage.succeeded()
 
     async def incr(self, key: str, ttl_seconds: int) -> int:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            # NX: only a new key gets an expiry, so the window is not extended by each attempt.
-            pipe.expire(key, ttl_seconds, nx=True)
-            count, _ = await pipe.execute()
+        with self._reaching():
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                # NX: only a new key gets an expiry, so the window is not extended by each try.
+                pipe.expire(key, ttl_seconds, nx=True)
+                count, _ = await pipe.execute()
         return int(count)
 
     async def ttl(self, key: str) -> int:
-        remaining = int(await self._redis.ttl(key))
+        with self._reaching():
+            remaining = int(await self._redis.ttl(key))
         return max(remaining, 0)
 
     async def get(self, key: str) -> str | None:
-        value = await self._redis.get(key)
+        with self._reaching():
+            value = await self._redis.get(key)
         return None if value is None else str(value)
 
     async def mget(self, keys: list[str]) -> list[str | None]:
         if not keys:
             return []
-        values = await self._redis.mget(keys)
+        with self._reaching():
+            values = await self._redis.mget(keys)
         return [None if value is None else str(value) for value in values]
 
     async def set(self, key: str, value: str, ttl_seconds: int) -> None:
-        await self._redis.set(key, value, ex=ttl_seconds)
+        with self._reaching():
+            await self._redis.set(key, value, ex=ttl_seconds)
 
     async def set_many(self, values: dict[str, str], ttl_seconds: int) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for key, value in values.items():
-                pipe.set(key, value, ex=ttl_seconds)
-            await pipe.execute()
+        with self._reaching():
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for key, value in values.items():
+                    pipe.set(key, value, ex=ttl_seconds)
+                await pipe.execute()
 
     async def set_default(self, key: str, value: str, ttl_seconds: int) -> str:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, value, ex=ttl_seconds, nx=True)
-            pipe.get(key)
-            _, current = await pipe.execute()
+        with self._reaching():
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(key, value, ex=ttl_seconds, nx=True)
+                pipe.get(key)
+                _, current = await pipe.execute()
         return value if current is None else str(current)
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self._redis.delete(*keys)
+            with self._reaching():
+                await self._redis.delete(*keys)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -165,5 +203,13 @@ class RedisStore:
 def build_store(settings: Settings) -> Store:
     if settings.redis_url is None:
         return MemoryStore()
-    client = Redis.from_url(settings.redis_url.get_secret_value(), decode_responses=True)
+    client = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        decode_responses=True,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        # redis-py's default backs off for seconds between retries: every request would hang
+        # that long while Redis is down. A quick retry reconnects after a restart.
+        retry=Retry(ExponentialWithJitterBackoff(cap=0.1, base=0.02), REDIS_RETRIES),
+    )
     return RedisStore(client)

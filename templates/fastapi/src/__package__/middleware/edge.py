@@ -11,7 +11,8 @@ route template: the route is worked out once for both.
 
 An unhandled exception gives the client the request id and nothing else (no traceback, SQL, path
 or exception text); the exception goes to the server log under the same id, so the two can be
-matched.
+matched. The database or Redis out of reach is not a bug but an outage: 503 with `Retry-After`,
+and the log has it once per outage (core/outage.py), not a traceback per request.
 """
 
 import json
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..audit import AuditEvent, AuditLog, route_template
+from ..core.outage import RETRY_AFTER_SECONDS, DependencyUnavailableError
 from .request_id import HEADER, request_id_for
 from .security_headers import SecurityHeaders
 
@@ -72,6 +74,9 @@ class EdgeMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapped)
+        except DependencyUnavailableError:
+            if not started:
+                await _unavailable(send_wrapped, request_id)
         except Exception:
             logger.exception(
                 "unhandled error in %s %s (request id %s)", scope.get("method"), path, request_id
@@ -108,15 +113,28 @@ class EdgeMiddleware:
 
 
 async def _internal_error(send: Send, request_id: str) -> None:
-    body = json.dumps({"detail": "Internal Server Error", "request_id": request_id}).encode()
+    body = {"detail": "Internal Server Error", "request_id": request_id}
+    await _reply(send, 500, body, [])
+
+
+async def _unavailable(send: Send, request_id: str) -> None:
+    body = {"detail": "Service temporarily unavailable", "request_id": request_id}
+    await _reply(send, 503, body, [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())])
+
+
+async def _reply(
+    send: Send, status: int, body: dict[str, str], headers: list[tuple[bytes, bytes]]
+) -> None:
+    encoded = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 500,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
+                (b"content-length", str(len(encoded)).encode()),
+                *headers,
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": encoded})
