@@ -96,7 +96,7 @@ pub fn plan_with(
         .map(|s| s.src)
         .filter(|src| src.ends_with(".tera"))
         .collect();
-    let renderer = Renderer::for_templates(files, &wanted)?;
+    let mut renderer = Renderer::for_templates(files, &wanted)?;
     let context = Context::new(spec, secrets).to_tera()?;
     let mut out: Vec<PlannedFile> = Vec::with_capacity(selected.len() + 1);
     for sel in selected {
@@ -105,7 +105,7 @@ pub fn plan_with(
             .find(|f| f.path == sel.src)
             .expect("selected from this tree");
         let contents = if sel.src.ends_with(".tera") {
-            renderer.render(sel.src, &context)?.into_bytes()
+            renderer.render_once(sel.src, &context)?.into_bytes()
         } else {
             src.contents.to_vec()
         };

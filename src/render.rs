@@ -3,9 +3,9 @@
 // `toml_str`, `yaml_str`, `md`, in `filters`) is registered, so user input lands in generated
 // Python, TOML, YAML and Markdown only as well-formed literals. The template context of
 // docs/architecture.md §1 is built here from the checked spec. Only the templates a project
-// needs are parsed, by `parse`, which is several times faster than Tera's parser alone.
+// needs are parsed, by `parse`, which is many times faster than Tera's parser alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -16,6 +16,10 @@ use crate::templates::TemplateFile;
 mod compact;
 mod filters;
 mod parse;
+mod shape;
+mod skeleton;
+mod tags;
+mod whitespace;
 
 pub use filters::{md, py_import, py_str, register_filters, toml_str, yaml_str};
 
@@ -159,6 +163,10 @@ impl Context {
 /// that templates may `{% include %}`, `{% import %}` or `{% extends %}` each other.
 pub struct Renderer {
     tera: tera::Tera,
+    /// Each template's source length: about what it renders to, so the output is allocated once.
+    sizes: HashMap<String, usize>,
+    /// The templates others extend, import or include: kept by `render_once`.
+    needed: HashSet<String>,
 }
 
 impl Renderer {
@@ -179,33 +187,64 @@ impl Renderer {
         tera.autoescape_on(vec![]);
         register_filters(&mut tera);
         let mut wanted: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut tags = parse::Tags::default();
+        let mut sizes = HashMap::new();
+        let mut needed = HashSet::new();
         while !wanted.is_empty() {
             let sources = sources_of(files, &wanted, &tera)?;
             wanted.clear();
-            for ((name, _), parsed) in sources.iter().zip(parse::parse_all(&sources)) {
+            for ((name, text), parsed) in sources.iter().zip(parse::parse_all(&sources, &mut tags))
+            {
                 let tpl = parsed.map_err(|e| {
                     Error::Template(describe(&tera::Error::chain(
                         format!("Failed to parse '{name}'"),
                         e,
                     )))
                 })?;
-                wanted.extend(parse::dependencies(&tpl));
+                let dependencies = parse::dependencies(&tpl);
+                needed.extend(dependencies.iter().cloned());
+                wanted.extend(dependencies);
                 // `templates` is Tera's own map (public, if undocumented): what
                 // `add_raw_templates` fills, followed by the same two checks.
                 tera.templates.insert(name.to_string(), tpl);
+                sizes.insert(name.to_string(), text.len());
             }
         }
         tera.build_inheritance_chains()
             .and_then(|()| tera.check_macro_files())
             .map_err(|e| Error::Template(describe(&e)))?;
-        Ok(Renderer { tera })
+        Ok(Renderer {
+            tera,
+            sizes,
+            needed,
+        })
+    }
+
+    /// Renders `name` as [`Renderer::render`] does, then drops its tree unless another template
+    /// extends, imports or includes it (so it can't be rendered again).
+    // Why: a project renders each template once, and the trees are about as big as the project
+    // itself (half a megabyte of the lock file's raw text alone). Freed as it goes, a tree's
+    // memory holds the next files' output instead of fresh pages, and touching fresh pages (one
+    // fault each, then freeing them at exit) is a good part of what a run costs.
+    pub fn render_once(&mut self, name: &str, context: &tera::Context) -> Result<String> {
+        let out = self.render(name, context)?;
+        if !self.needed.contains(name) {
+            self.tera.templates.remove(name);
+        }
+        Ok(out)
     }
 
     /// Renders one template with a context made by [`Context::to_tera`] (once per project).
     pub fn render(&self, name: &str, context: &tera::Context) -> Result<String> {
+        let error = |e: String| Error::Template(format!("rendering `{name}`: {e}"));
+        // What `Tera::render` does, into a buffer sized once instead of grown by doubling (the
+        // lock file renders to most of a megabyte).
+        let size = self.sizes.get(name).copied().unwrap_or(0);
+        let mut out = Vec::with_capacity(size + size / 8);
         self.tera
-            .render(name, context)
-            .map_err(|e| Error::Template(format!("rendering `{name}`: {}", describe(&e))))
+            .render_to(name, context, &mut out)
+            .map_err(|e| error(describe(&e)))?;
+        String::from_utf8(out).map_err(|e| error(e.to_string()))
     }
 }
 
