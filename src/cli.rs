@@ -26,6 +26,25 @@ pub enum Command {
     /// Exit codes: 0 success; 2 invalid usage or answers; 3 destination exists and is not empty
     /// (without --force); 1 anything else. On any failure nothing is left behind.
     New(NewArgs),
+    /// Bring a generated project up to the current templates, keeping your edits.
+    ///
+    /// Re-renders the project with its recorded answers (`portcullis.toml`, changed by the
+    /// flags given) and merges three ways against the pristine render that made it
+    /// (`.portcullis/base.tar`): files you never touched are replaced, edited ones are merged,
+    /// and overlapping changes are left with conflict markers. No git needed. Atomic: on any
+    /// failure or Ctrl-C the project is as it was.
+    ///
+    /// Exit codes: 0 updated (or nothing to do); 4 updated with conflicts (listed); 2 invalid
+    /// usage or answers; 1 anything else.
+    Update(UpdateArgs),
+    /// Report drift from the pristine render, staleness and policy violations (for CI).
+    ///
+    /// Drift: a security-relevant generated file differs from what the generator wrote.
+    /// Staleness: the current generator would render the project differently (run `portcullis
+    /// update`). Policy: the recorded answers break a rule of `--policy FILE`.
+    ///
+    /// Exit codes: 0 clean; 1 findings; 2 invalid usage or policy file.
+    Check(CheckArgs),
     /// Print a shell completion script to standard output.
     Completions {
         /// The shell to generate completions for.
@@ -79,6 +98,70 @@ pub struct NewArgs {
     /// Print the files that would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// The raw arguments of `portcullis update`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct UpdateArgs {
+    /// The project folder (the one holding `portcullis.toml`).
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Print what would happen to each file; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Bring back generated files you deleted (by default they stay deleted).
+    #[arg(long)]
+    pub restore_deleted: bool,
+
+    /// Change the authentication methods (oauth2, apikey, session), comma-separated.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', num_args = 1)]
+    pub auth: Option<Vec<AuthMethod>>,
+
+    /// Change the role model: flat, hierarchical or permissions.
+    #[arg(long, value_name = "MODEL")]
+    pub role_model: Option<RoleModel>,
+
+    /// Change the role names, comma-separated, highest privilege first.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', num_args = 1)]
+    pub roles: Option<Vec<String>>,
+
+    /// Change the database: sqlite or postgres.
+    #[arg(long, value_name = "KIND")]
+    pub database: Option<DatabaseKind>,
+
+    /// Replace the allowed browser origins (repeatable).
+    #[arg(long = "cors-origin", value_name = "URL")]
+    pub cors_origins: Vec<String>,
+}
+
+/// The raw arguments of `portcullis check`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CheckArgs {
+    /// The project folder (the one holding `portcullis.toml`).
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// A TOML policy file: required and forbidden answers, allowed origins, token lifetimes.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// How to print the findings: text, or json (stable, for CI).
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub format: Format,
+
+    /// Show a unified diff of every drifted file (text format).
+    #[arg(long)]
+    pub diff: bool,
+}
+
+/// The output format of `check`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
 }
 
 #[cfg(test)]

@@ -6,16 +6,20 @@
 
 #![warn(clippy::disallowed_methods)]
 
+pub mod base;
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod manifest;
 pub mod plan;
+pub mod project;
 pub mod prompt;
 pub mod render;
 pub mod resolve;
 pub mod spec;
 pub mod templates;
 pub mod ui;
+pub mod update;
 pub mod write;
 
 use std::io::Write as _;
@@ -73,15 +77,18 @@ pub fn generate(spec: &ProjectSpec, dest: &Path, options: &Options) -> Result<Re
     })
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: cli::Cli) -> Result<()> {
+/// Runs a parsed command line; returns the exit code of a run that did not fail (`update`
+/// with conflicts and `check` with findings are not failures, but not 0 either).
+pub fn run(cli: cli::Cli) -> Result<i32> {
     match cli.command {
-        cli::Command::New(args) => new(&args),
+        cli::Command::New(args) => new(&args).map(|()| 0),
+        cli::Command::Update(args) => update::run(&args),
+        cli::Command::Check(args) => check::run(&args),
         cli::Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
             clap_complete::generate(shell, &mut cli::Cli::command(), "portcullis", &mut out);
             out.flush()?;
-            Ok(())
+            Ok(0)
         }
     }
 }

@@ -15,6 +15,30 @@ use crate::templates::TemplateFile;
 pub struct Manifest {
     #[serde(default)]
     pub file: Vec<Rule>,
+    #[serde(default)]
+    pub check: CheckRules,
+}
+
+/// The `[check]` table: which generated files `portcullis check` watches for drift.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRules {
+    /// Destinations (before `__package__` substitution); one ending in `/` names a folder.
+    #[serde(default)]
+    pub security: Vec<String>,
+}
+
+impl CheckRules {
+    /// Whether the generated file at `path` (package substituted) is security-relevant.
+    pub fn is_security(&self, path: &str, package: &str) -> bool {
+        self.security.iter().any(|pattern| {
+            let pattern = pattern.replace(crate::plan::PACKAGE_DIR, package);
+            match pattern.strip_suffix('/') {
+                Some(dir) => path.strip_prefix(dir).is_some_and(|r| r.starts_with('/')),
+                None => path == pattern,
+            }
+        })
+    }
 }
 
 /// One `[[file]]` rule: a source file, an optional destination, and conditions that must all hold.

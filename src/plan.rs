@@ -3,6 +3,7 @@
 // written, and tests can inspect a project without a filesystem. The plan is sorted, so output
 // is deterministic (only `.env`'s secret varies between runs).
 
+use crate::base::{self, BASE_FILE};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::render::{Context, Renderer};
@@ -110,9 +111,9 @@ pub fn plan_with(
             src.contents.to_vec()
         };
         let path = substitute_package(&sel.dest, spec.project.package.as_str());
-        if path == ANSWERS_FILE {
+        if path == ANSWERS_FILE || path == BASE_FILE {
             return Err(Error::Template(format!(
-                "`{}` would generate `{ANSWERS_FILE}`, which the generator writes itself",
+                "`{}` would generate `{path}`, which the generator writes itself",
                 sel.src
             )));
         }
@@ -138,6 +139,10 @@ pub fn plan_with(
             )));
         }
     }
+    // Last: the pristine render of everything above, for `update` and `check`.
+    let base = base::planned(&out)?;
+    let at = out.partition_point(|f| f.path < base.path);
+    out.insert(at, base);
     Ok(Plan { files: out })
 }
 
@@ -194,6 +199,7 @@ mod tests {
             plan.paths(),
             [
                 ".env",
+                ".portcullis/base.tar",
                 "portcullis.toml",
                 "scripts/run.sh",
                 "src/billing_api/__init__.py"
@@ -203,11 +209,13 @@ mod tests {
             plan.files[0].contents,
             b"APP_SECRET_KEY=S3CRET\nAPP_AUDIT_KEY=AUD1T\n"
         );
-        assert!(plan.files[2].executable);
-        assert!(plan.files[0].private && !plan.files[3].private);
-        assert_eq!(plan.files[2].contents, b"#!/bin/sh\necho {{ raw }}\n");
-        assert_eq!(plan.files[3].contents, b"NAME = \"billing-api\"\n");
-        let answers = String::from_utf8_lossy(&plan.files[1].contents);
+        assert!(plan.files[3].executable);
+        assert!(plan.files[0].private && !plan.files[4].private);
+        assert_eq!(plan.files[3].contents, b"#!/bin/sh\necho {{ raw }}\n");
+        assert_eq!(plan.files[4].contents, b"NAME = \"billing-api\"\n");
+        let recorded = base::unpack(&plan.files[1].contents).unwrap();
+        assert_eq!(recorded.len(), 3, "every file but `.env`");
+        let answers = String::from_utf8_lossy(&plan.files[2].contents);
         assert!(!answers.contains("S3CRET") && !answers.contains("AUD1T"));
     }
 

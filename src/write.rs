@@ -19,6 +19,8 @@ use crate::plan::Plan;
 
 mod files;
 
+pub(crate) use files::Hooks;
+
 /// Test hook: make the writer fail after this many files (atomicity tests use the real binary).
 pub const FAIL_AFTER_ENV: &str = "PORTCULLIS_TEST_FAIL_AFTER_FILES";
 
@@ -36,7 +38,7 @@ pub fn catch_interrupts() {
     });
 }
 
-fn check_interrupted() -> Result<()> {
+pub(crate) fn check_interrupted() -> Result<()> {
     if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
         Err(Error::Io(io::Error::new(
             io::ErrorKind::Interrupted,

@@ -368,6 +368,10 @@ fn no_generated_file_holds_template_syntax() {
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).expect("read_dir").flatten() {
                 let path = entry.path();
+                if path.ends_with(".portcullis") {
+                    // The pristine render: copies of the files scanned here, in a tar.
+                    continue;
+                }
                 if path.is_dir() {
                     stack.push(path);
                 } else if let Ok(text) = std::fs::read_to_string(&path) {

@@ -18,8 +18,8 @@ use crate::plan::{Plan, PlannedFile};
 
 /// The test hooks of `super`, read once per write.
 pub struct Hooks {
-    fail_after: Option<usize>,
-    pause: Option<Duration>,
+    pub(crate) fail_after: Option<usize>,
+    pub(crate) pause: Option<Duration>,
 }
 
 impl Hooks {

@@ -5,12 +5,14 @@ mod support;
 
 mod answers;
 mod atomicity;
+mod check;
 mod determinism;
 mod errors;
 mod file_lists;
 mod hostile;
 mod interactive;
 mod template_tree;
+mod update;
 
 // The end-to-end matrix (generate every combination, install it into target/e2e-venv, run ruff,
 // mypy and pytest in it) lives in tests/e2e.rs; `scripts/test-all` prepares the virtualenv and
