@@ -98,6 +98,16 @@ pub struct NewArgs {
     /// Print the files that would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// A team preset (TOML): `[defaults.<section>]` answers and `[locked.<section>]` answers
+    /// no flag or answers file may contradict, plus `overlays = [DIR, ...]`.
+    #[arg(long, value_name = "FILE")]
+    pub preset: Option<PathBuf>,
+
+    /// An overlay of templates that add or replace project files (`*.tera` rendered with the
+    /// same context, the rest copied); repeatable, later ones win.
+    #[arg(long = "template-dir", value_name = "DIR")]
+    pub template_dirs: Vec<PathBuf>,
 }
 
 /// The raw arguments of `portcullis update`.

@@ -38,6 +38,21 @@ pub enum Error {
     #[error("invalid answers file `{}`: {message}", .path.display())]
     AnswersFile { path: PathBuf, message: String },
 
+    /// The `--preset` file could not be read as a preset.
+    #[error("invalid preset `{}`: {message}", .path.display())]
+    Preset { path: PathBuf, message: String },
+
+    /// Flags or the answers file contradict answers the preset locks.
+    #[error("the preset `{}` locks these answers:\n  - {}", .preset.display(), .conflicts.join("\n  - "))]
+    Locked {
+        preset: PathBuf,
+        conflicts: Vec<String>,
+    },
+
+    /// A template overlay is unusable: unreadable, a symlink, a syntax error, an unknown variable.
+    #[error("template overlay `{}`: {message}", .path.display())]
+    Overlay { path: PathBuf, message: String },
+
     /// Any other misuse of the command line that clap itself cannot see.
     #[error("{0}")]
     Usage(String),
@@ -98,7 +113,12 @@ impl Error {
     /// The process exit code of CONTRACT §1.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Answers { .. } | Error::AnswersFile { .. } | Error::Usage(_) => 2,
+            Error::Answers { .. }
+            | Error::AnswersFile { .. }
+            | Error::Preset { .. }
+            | Error::Locked { .. }
+            | Error::Overlay { .. }
+            | Error::Usage(_) => 2,
             Error::DestinationNotEmpty { .. } | Error::DestinationNotDir { .. } => 3,
             Error::Cancelled | Error::Template(_) | Error::Prompt(_) | Error::Io(_) => 1,
         }
@@ -115,6 +135,20 @@ impl Error {
             Error::AnswersFile { .. } => Some(
                 "the answers file has the schema of a generated `portcullis.toml`; \
                  see `examples/` for complete files"
+                    .into(),
+            ),
+            Error::Preset { .. } => Some(
+                "a preset holds `[defaults.<section>]` and `[locked.<section>]` tables with the \
+                 keys of `portcullis.toml` (auth, roles, database, cors), and `overlays = [...]`"
+                    .into(),
+            ),
+            Error::Locked { .. } => Some(
+                "drop the contradicting flags or answers: the locked answers apply anyway".into(),
+            ),
+            Error::Overlay { .. } => Some(
+                "an overlay mirrors the project's tree: `*.tera` files are rendered with the \
+                 built-in templates' context (see docs/), everything else is copied; nothing \
+                 was written"
                     .into(),
             ),
             Error::Usage(_) => Some("run `portcullis new --help`".into()),

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod error;
 pub mod manifest;
+pub mod overlay;
 pub mod plan;
 pub mod project;
 pub mod prompt;

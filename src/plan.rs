@@ -6,6 +6,7 @@
 use crate::base::{self, BASE_FILE};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
+use crate::overlay;
 use crate::render::{Context, Renderer};
 use crate::spec::ProjectSpec;
 use crate::templates::{self, TemplateFile};
@@ -73,14 +74,18 @@ impl Secrets {
     }
 }
 
-/// Renders the embedded templates for `spec`. `secrets` go into the context (for `.env`).
+/// Renders the embedded templates for `spec`, with its overlays on top. `secrets` go into the
+/// context (for `.env`).
 pub fn plan(spec: &ProjectSpec, secrets: &Secrets) -> Result<Plan> {
-    plan_with(
-        spec,
-        secrets,
-        templates::project_files(),
-        &Manifest::embedded()?,
-    )
+    let manifest = Manifest::embedded()?;
+    let dirs = &spec.template.overlay_dirs;
+    if dirs.is_empty() {
+        return plan_with(spec, secrets, templates::project_files(), &manifest);
+    }
+    let overlay = overlay::load(dirs)?;
+    let files = overlay::merge(templates::project_files(), &overlay);
+    overlay::check(&files, &overlay, &Context::new(spec, secrets).to_tera()?)?;
+    plan_with(spec, secrets, &files, &manifest)
 }
 
 /// Renders any template tree (tests use small ones).

@@ -13,9 +13,11 @@ use serde::Serialize;
 
 use crate::base::BASE_FILE;
 use crate::cli::{CheckArgs, Format};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::manifest::Manifest;
+use crate::plan::ANSWERS_FILE;
 use crate::project::{Changes, Project};
+use crate::resolve::AnswersFile;
 use policy::{dotenv, Policy, Violation};
 
 /// The version of the JSON report's shape; bumped only on an incompatible change.
@@ -65,7 +67,14 @@ pub struct Stale {
 /// Builds the report for the project at `args.dir`.
 pub fn report(args: &CheckArgs) -> Result<Report> {
     let policy = args.policy.as_deref().map(Policy::load).transpose()?;
-    let project = Project::open(&args.dir, &Changes::default())?;
+    let project = match Project::open(&args.dir, &Changes::default()) {
+        // The recorded answers break the preset the project was made with: that is a finding
+        // (someone edited `portcullis.toml`), and nothing else can be judged until it is fixed.
+        Err(Error::Locked { preset, conflicts }) => {
+            return Ok(broken_preset(args, &preset, conflicts))
+        }
+        other => other?,
+    };
     let drift = drift(&project, args.diff)?;
     let stale = stale(&project);
     let env = match project.current(".env.example")? {
@@ -95,6 +104,29 @@ pub fn report(args: &CheckArgs) -> Result<Report> {
         stale,
         policy: violations,
     })
+}
+
+fn broken_preset(args: &CheckArgs, preset: &std::path::Path, conflicts: Vec<String>) -> Report {
+    let answers = AnswersFile::load(&args.dir.join(ANSWERS_FILE)).unwrap_or_default();
+    let rule = format!("preset {}", preset.display());
+    Report {
+        schema: REPORT_SCHEMA,
+        project: (answers.project.and_then(|p| p.name)).unwrap_or_default(),
+        clean: false,
+        generator: Generator {
+            project: answers.portcullis_version,
+            current: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        pristine_recorded: args.dir.join(BASE_FILE).is_file(),
+        drift: Vec::new(),
+        stale: Vec::new(),
+        policy: (conflicts.into_iter())
+            .map(|message| Violation {
+                rule: rule.clone(),
+                message,
+            })
+            .collect(),
+    }
 }
 
 fn drift(project: &Project, with_diff: bool) -> Result<Vec<Drift>> {

@@ -20,6 +20,15 @@ pub struct AnswersFile {
     pub roles: Option<AnswersRoles>,
     pub database: Option<AnswersDatabase>,
     pub cors: Option<AnswersCors>,
+    /// The preset and overlays a project was made with (paths relative to this file's folder).
+    pub template: Option<AnswersTemplate>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswersTemplate {
+    pub preset: Option<String>,
+    pub overlays: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,7 +38,7 @@ pub struct AnswersProject {
     pub package: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnswersAuth {
     pub methods: Option<Vec<AuthMethod>>,

@@ -4,11 +4,15 @@
 // nothing downstream ever sees an unchecked value, and nothing is written before it returns.
 // `resolve` below reads as the whole story; `answers` is the file's schema, `given` checks what
 // flags and the file supply, `ask` prompts for the rest, `defaults` holds what `--defaults` takes.
+// A team `preset` sits between the answers file and the prompts (its locks above both), and
+// `template` finds the preset and overlays of a run and records them in the spec.
 
 mod answers;
 mod ask;
 mod defaults;
 mod given;
+mod preset;
+mod template;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +33,7 @@ pub use defaults::{
     default_origins, default_roles, default_spec, parse_origins, DEFAULT_AUTH, DEFAULT_DATABASE,
     DEFAULT_ORIGINS, DEFAULT_ROLES, DEFAULT_ROLE_MODEL,
 };
+pub use preset::Preset;
 
 use ask::Ask;
 use given::Given;
@@ -51,11 +56,17 @@ pub fn resolve(args: &NewArgs, mut prompter: Option<&mut dyn Prompter>) -> Resul
     if args.defaults {
         prompter = None;
     }
-    let file = match &args.answers {
+    let mut file = match &args.answers {
         Some(p) => AnswersFile::load(p)?,
         None => AnswersFile::default(),
     };
-    let path = args.answers.as_deref();
+    let template = template::inputs(args, &file, args.answers.as_deref())?;
+    if let Some(preset) = &template.preset {
+        preset.refuse_contradictions(args, &file)?;
+        file = preset.complete(file);
+    }
+    // Where given answers came from, for messages: the answers file, else the preset.
+    let path = (args.answers.as_deref()).or(template.preset.as_ref().map(|p| p.path.as_path()));
     let mut given = Given::check(args, &file, path, prompter.is_some())?;
 
     // Everything given is valid; ask what is still unanswered.
@@ -66,9 +77,10 @@ pub fn resolve(args: &NewArgs, mut prompter: Option<&mut dyn Prompter>) -> Resul
     // asking anything else.
     check_destination(&dest_for(args, &name), args.force)?;
     ask.the_rest(&mut given)?;
-    let spec = build_spec(name, given, &mut ask, path)?;
-    ask.confirm(&spec)?;
+    let mut spec = build_spec(name, given, &mut ask, path)?;
     let dest = dest_for(args, &spec.project.name);
+    spec.template = template::record(&template, &dest)?;
+    ask.confirm(&spec)?;
     Ok(Resolved {
         spec,
         dest,

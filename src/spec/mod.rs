@@ -6,6 +6,7 @@ pub mod cors;
 pub mod names;
 pub mod roles;
 pub mod stdlib;
+pub mod template;
 
 use std::fmt;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use cors::Origin;
 pub use names::{PackageName, ProjectName};
 pub use roles::{Permission, PermissionSet, RoleModel, RoleName};
+pub use template::TemplateSection;
 
 /// The version recorded in `portcullis.toml`.
 pub const PORTCULLIS_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -114,6 +116,9 @@ pub struct ProjectSpec {
     pub roles: RolesSection,
     pub database: DatabaseSection,
     pub cors: CorsSection,
+    /// The preset and overlays it was made with, if any.
+    #[serde(default, skip_serializing_if = "TemplateSection::is_empty")]
+    pub template: TemplateSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +195,7 @@ impl ProjectSpec {
             },
             database: DatabaseSection { kind: database },
             cors: CorsSection { origins },
+            template: TemplateSection::default(),
         };
         spec.check()?;
         Ok(spec)

@@ -143,3 +143,34 @@ fn defaults_never_prompt_even_with_a_terminal() {
     assert_eq!(exit_code(&s), 0);
     assert!(tmp.path().join("svc/portcullis.toml").exists());
 }
+
+#[test]
+fn a_preset_locked_or_defaulted_question_is_never_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let preset = tmp.path().join("team.toml");
+    fs_err::write(
+        &preset,
+        "[locked.auth]\nmethods = [\"session\"]\n[locked.database]\nkind = \"sqlite\"\n\
+         [defaults.roles]\nmodel = \"flat\"\n[defaults.cors]\norigins = [\"https://app.example\"]\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let mut s = session(&["new", "svc", "--preset", preset.to_str().unwrap()], &out);
+    // The only open question: the role names. Auth, role model, database and origins are not
+    // asked; the summary shows what the preset decided.
+    let asked = s.expect("Role names").unwrap();
+    let before = String::from_utf8_lossy(asked.before()).to_string();
+    for question in ["Authentication methods", "Role model", "Database", "CORS"] {
+        assert!(!before.contains(question), "asked {question}: {before}");
+    }
+    s.send("admin,member").unwrap();
+    s.send(ENTER).unwrap();
+    let summary = s.expect("Generate this project?").unwrap();
+    let summary = String::from_utf8_lossy(summary.before()).to_string();
+    assert!(summary.contains("session"), "{summary}");
+    s.send("y").unwrap();
+    s.expect("created").unwrap();
+    assert_eq!(exit_code(&s), 0);
+    let answers = fs_err::read_to_string(out.join("svc/portcullis.toml")).unwrap();
+    assert!(answers.contains("methods = [\"session\"]") && answers.contains("model = \"flat\""));
+}

@@ -11,6 +11,7 @@ mod errors;
 mod file_lists;
 mod hostile;
 mod interactive;
+mod preset;
 mod template_tree;
 mod update;
 
