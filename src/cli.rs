@@ -108,6 +108,11 @@ pub struct NewArgs {
     /// same context, the rest copied); repeatable, later ones win.
     #[arg(long = "template-dir", value_name = "DIR")]
     pub template_dirs: Vec<PathBuf>,
+
+    /// After writing, set the project up: `.venv` (uv), the development certificate, the
+    /// database, and the first admin (password prompted, or read from stdin without a terminal).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub setup: bool,
 }
 
 /// The raw arguments of `portcullis update`.

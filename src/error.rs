@@ -78,6 +78,20 @@ pub enum Error {
     #[error("prompt failed: {0}")]
     Prompt(String),
 
+    /// A `--setup` step failed. The project itself is written and complete; its environment is
+    /// not fully set up. `rerun` finishes the setup from the failed step (`cd DIR && ...`).
+    #[error(
+        "setup stopped at step {step}: {reason}; the project `{}` is written, but its \
+         environment is not fully set up",
+        .dest.display()
+    )]
+    Setup {
+        step: String,
+        reason: String,
+        dest: PathBuf,
+        rerun: String,
+    },
+
     /// A filesystem error; `fs-err` puts the path in the message.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -120,7 +134,11 @@ impl Error {
             | Error::Overlay { .. }
             | Error::Usage(_) => 2,
             Error::DestinationNotEmpty { .. } | Error::DestinationNotDir { .. } => 3,
-            Error::Cancelled | Error::Template(_) | Error::Prompt(_) | Error::Io(_) => 1,
+            Error::Cancelled
+            | Error::Template(_)
+            | Error::Prompt(_)
+            | Error::Setup { .. }
+            | Error::Io(_) => 1,
         }
     }
 
@@ -161,6 +179,9 @@ impl Error {
             Error::Template(_) => {
                 Some("this is a bug in Portcullis's embedded templates; please report it".into())
             }
+            Error::Setup { rerun, .. } => Some(format!(
+                "fix the cause shown above, then finish the setup with `{rerun}`"
+            )),
             Error::Io(_) => Some("nothing was left behind; fix the cause and run again".into()),
             Error::Cancelled | Error::Prompt(_) => None,
         }
@@ -183,6 +204,17 @@ mod tests {
         };
         assert_eq!(e.exit_code(), 3);
         assert_eq!(Error::Template("x".into()).exit_code(), 1);
+        let e = Error::Setup {
+            step: "3/4 (database schema)".into(),
+            reason: "exit status 1".into(),
+            dest: "x".into(),
+            rerun: "cd x && .venv/bin/python -m x migrate".into(),
+        };
+        assert_eq!(e.exit_code(), 1);
+        assert!(e
+            .hint()
+            .unwrap()
+            .contains("`cd x && .venv/bin/python -m x migrate`"));
     }
 
     #[test]

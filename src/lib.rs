@@ -17,6 +17,7 @@ pub mod project;
 pub mod prompt;
 pub mod render;
 pub mod resolve;
+pub mod setup;
 pub mod spec;
 pub mod templates;
 pub mod ui;
@@ -111,7 +112,10 @@ fn new(args: &cli::NewArgs) -> Result<()> {
     }
     let report = generate(&resolved.spec, &resolved.dest, &options)?;
     if report.written {
-        ui::created(&report, resolved.spec.project.package.as_str());
+        ui::created_with(&report, resolved.spec.project.package.as_str(), args.setup);
+        if args.setup {
+            setup::run(&report.dest, &resolved.spec)?;
+        }
     } else {
         let mut out = std::io::stdout().lock();
         for f in &report.files {

@@ -31,8 +31,9 @@ pub fn next_steps(dest: &Path, package: &str) -> Vec<String> {
     ]
 }
 
-/// The closing message of a successful `portcullis new`.
-pub fn created(report: &Report, package: &str) {
+/// The closing message of a successful `portcullis new`; with `setup` (`--setup` runs next) it
+/// leaves out the manual set-up commands: `setup::run` runs them and then says what is next.
+pub fn created_with(report: &Report, package: &str, setup: bool) {
     let shown = display_dest(&report.dest);
     anstream::eprintln!(
         "{} created `{}` ({} files)",
@@ -60,6 +61,9 @@ pub fn created(report: &Report, package: &str) {
             report.kept
         );
     }
+    if setup {
+        return;
+    }
     anstream::eprintln!("\nNext: set up, run and test it:\n");
     for cmd in next_steps(shown, package) {
         anstream::eprintln!("    {}", cmd.cyan());
@@ -80,7 +84,7 @@ pub fn dry_run(report: &Report) {
 }
 
 /// `./x` → `x`, for shorter messages.
-fn display_dest(dest: &Path) -> &Path {
+pub(crate) fn display_dest(dest: &Path) -> &Path {
     dest.strip_prefix(".").unwrap_or(dest)
 }
 

@@ -411,3 +411,75 @@ fn schemathesis_finds_nothing_against_a_live_server_of_every_method_set() {
     }
     assert!(failed.is_empty(), "{}", failed.join("\n\n"));
 }
+
+/// Issue 13.4: `portcullis new --setup` with the real uv (the shared virtualenv's, on PATH):
+/// `.venv` from the project's `uv.lock`, the development certificate, the SQLite database and an
+/// admin whose stored hash verifies against the password given on stdin.
+#[test]
+fn setup_leaves_a_ready_project_with_the_real_uv() {
+    assert!(
+        venv_bin("uv").exists(),
+        "target/e2e-venv/bin/uv is needed (scripts/test-all installs it)"
+    );
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = format!(
+        "{}:{}",
+        venv().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let password = "correct horse battery staple 13";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["new", "setup-demo", "--defaults", "--setup", "--output-dir"])
+        .arg(tmp.path())
+        .env("PATH", &path)
+        .env("NO_COLOR", "1")
+        .env_remove("VIRTUAL_ENV")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn portcullis");
+    use std::io::Write;
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
+    let out = child.wait_with_output().expect("portcullis new --setup");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "--setup failed:\n{stderr}");
+    assert!(
+        stderr.contains("setup: [4/4] first admin `admin`"),
+        "{stderr}"
+    );
+    let dir = tmp.path().join("setup-demo");
+    for file in [
+        ".venv/bin/python",
+        "certs/ca.pem",
+        "certs/dev-cert.pem",
+        "certs/dev-key.pem",
+        "data/app.db",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} is missing:\n{stderr}");
+    }
+    // The admin is in the database with the highest role, and its hash is of the given password.
+    let script = r#"
+import asyncio, sqlite3, sys
+from setup_demo.core.config import Settings
+from setup_demo.core.passwords import PasswordService
+row = sqlite3.connect("data/app.db").execute(
+    "select role, password_hash from users where username = 'admin'").fetchone()
+assert row is not None, "no admin"
+assert row[0] == "admin", row
+verified = asyncio.run(PasswordService(Settings()).verify(sys.argv[1], row[1]))
+assert verified, "the stored hash is not of the password given on stdin"
+print("admin ok")
+"#;
+    let python = dir.join(".venv/bin/python");
+    let checked = run(Command::new(&python)
+        .args(["-c", script, password])
+        .current_dir(&dir))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(checked.contains("admin ok"), "{checked}");
+    // And the project's own check of its settings passes in that environment.
+    run(Command::new(&python)
+        .args(["-m", "setup_demo", "selfcheck"])
+        .current_dir(&dir))
+    .unwrap_or_else(|e| panic!("{e}"));
+}

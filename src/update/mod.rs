@@ -52,7 +52,7 @@ pub fn plan(project: &Project, restore_deleted: bool) -> Result<Vec<FilePlan>> {
 pub fn changes(project: &Project, files: &[FilePlan]) -> Result<Vec<Change>> {
     let mut out: Vec<Change> = files
         .iter()
-        .filter(|f| !matches!(f.action, Action::Unchanged | Action::Deleted))
+        // What is written, and what is deleted; the rest is left as it is.
         .filter(|f| f.action.contents().is_some() || f.action == Action::Removed)
         .map(|f| Change {
             path: f.path.clone(),

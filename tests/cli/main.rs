@@ -12,6 +12,7 @@ mod file_lists;
 mod hostile;
 mod interactive;
 mod preset;
+mod setup;
 mod template_tree;
 mod update;
 
