@@ -262,3 +262,49 @@ fn invalid_changes_and_folders_that_are_not_projects_are_refused() {
         .stderr(predicate::str::contains("--roles LIST"));
     assert_eq!(read_tree(&project), before);
 }
+
+/// The history, with a real template change: an overlay's template at version 1 makes
+/// the project, the user edits it in one place, version 2 of the template changes another place
+/// (and, in a second file, the user's place too); the update merges the first and marks the
+/// second.
+#[test]
+fn a_new_template_version_merges_into_user_edits_and_marks_overlaps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let overlay = tmp.path().join("overlay");
+    fs_err::create_dir_all(overlay.join("src/__package__")).unwrap();
+    let v1 = "# {{ project.name }} policy\nlevel = 1\n\n\n\nowner = \"platform\"\n";
+    fs_err::write(overlay.join("src/__package__/policy.py.tera"), v1).unwrap();
+    fs_err::write(overlay.join("NOTES.md"), "one\ntwo\n").unwrap();
+    portcullis()
+        .args(["new", "svc", "--defaults", "--output-dir"])
+        .arg(tmp.path())
+        .arg("--template-dir")
+        .arg(&overlay)
+        .assert()
+        .success();
+    let project = tmp.path().join("svc");
+    // The user's edits: inside the generated policy (its owner) and in the notes' second line.
+    let policy = project.join("src/svc/policy.py");
+    let edited = text(&project, "src/svc/policy.py").replace("\"platform\"", "\"payments\"");
+    fs_err::write(&policy, edited).unwrap();
+    fs_err::write(project.join("NOTES.md"), "one\nTWO (ours)\n").unwrap();
+    // Version 2 of the templates: the level changes, and the notes' second line too.
+    let v2 = v1.replace("level = 1", "level = 2");
+    fs_err::write(overlay.join("src/__package__/policy.py.tera"), v2).unwrap();
+    fs_err::write(overlay.join("NOTES.md"), "one\ntwo (v2)\n").unwrap();
+    portcullis()
+        .arg("update")
+        .arg(&project)
+        .assert()
+        .code(4)
+        .stdout(predicate::str::contains("merge     src/svc/policy.py"))
+        .stdout(predicate::str::contains("conflict  NOTES.md"));
+    assert_eq!(
+        text(&project, "src/svc/policy.py"),
+        "# svc policy\nlevel = 2\n\n\n\nowner = \"payments\"\n"
+    );
+    assert_eq!(
+        text(&project, "NOTES.md"),
+        "one\n<<<<<<< yours\nTWO (ours)\n||||||| as generated\ntwo\n=======\ntwo (v2)\n>>>>>>> portcullis update\n"
+    );
+}
