@@ -2,21 +2,11 @@
 // project must not. Drift, staleness and policy are each provoked on a real generated project;
 // the JSON report's shape is a snapshot, since pipelines parse it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use predicates::prelude::*;
 
-use crate::support::portcullis;
-
-fn generate(dir: &Path, extra: &[&str]) -> PathBuf {
-    portcullis()
-        .args(["new", "svc", "--defaults", "--output-dir"])
-        .arg(dir)
-        .args(extra)
-        .assert()
-        .success();
-    dir.join("svc")
-}
+use crate::support::{age, generate, portcullis};
 
 fn json(project: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
     let out = portcullis()
@@ -91,19 +81,10 @@ fn editing_a_protection_is_drift_and_editing_the_docs_is_not() {
 fn a_project_behind_the_templates_is_stale() {
     let tmp = tempfile::tempdir().unwrap();
     let project = generate(tmp.path(), &[]);
+    age(&project, |files| {
+        files.insert("Makefile".into(), b"# older\n".to_vec());
+    });
     let base = project.join(portcullis::base::BASE_FILE);
-    let mut files = portcullis::base::unpack(&fs_err::read(&base).unwrap()).unwrap();
-    files.insert("Makefile".into(), b"# older\n".to_vec());
-    let planned: Vec<_> = files
-        .into_iter()
-        .map(|(path, contents)| portcullis::plan::PlannedFile {
-            path,
-            contents,
-            executable: false,
-            private: false,
-        })
-        .collect();
-    fs_err::write(&base, portcullis::base::planned(&planned).unwrap().contents).unwrap();
     let (code, report) = json(&project, &[]);
     assert_eq!(code, 1);
     assert_eq!(

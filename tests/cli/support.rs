@@ -167,3 +167,32 @@ pub const EVERY_OPTION: &[&str] = &[
     "--database",
     "postgres",
 ];
+
+/// `portcullis new svc --defaults` (plus `extra`) under `dir`; the project's folder.
+pub fn generate(dir: &Path, extra: &[&str]) -> PathBuf {
+    portcullis()
+        .args(["new", "svc", "--defaults", "--output-dir"])
+        .arg(dir)
+        .args(extra)
+        .assert()
+        .success();
+    dir.join("svc")
+}
+
+/// Rewrites the pristine render a project recorded as `older` templates would have made it.
+pub fn age(project: &Path, older: impl FnOnce(&mut BTreeMap<String, Vec<u8>>)) {
+    let path = project.join(portcullis::base::BASE_FILE);
+    let mut files = portcullis::base::unpack(&fs_err::read(&path).unwrap()).unwrap();
+    older(&mut files);
+    let planned: Vec<portcullis::plan::PlannedFile> = files
+        .into_iter()
+        .map(|(path, contents)| portcullis::plan::PlannedFile {
+            path,
+            contents,
+            executable: false,
+            private: false,
+        })
+        .collect();
+    let archive = portcullis::base::planned(&planned).unwrap();
+    fs_err::write(&path, archive.contents).unwrap();
+}

@@ -5,40 +5,11 @@
 // now); the user edits files; the update must then replace, merge, conflict, keep and delete
 // exactly as documented, atomically, and leave a project `check` calls current.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use predicates::prelude::*;
 
-use crate::support::{portcullis, read_tree, without_secret};
-
-fn generate(dir: &Path, extra: &[&str]) -> PathBuf {
-    portcullis()
-        .args(["new", "svc", "--defaults", "--output-dir"])
-        .arg(dir)
-        .args(extra)
-        .assert()
-        .success();
-    dir.join("svc")
-}
-
-/// Rewrites the recorded pristine render as `older` templates would have made it.
-fn age(project: &Path, older: impl FnOnce(&mut BTreeMap<String, Vec<u8>>)) {
-    let path = project.join(portcullis::base::BASE_FILE);
-    let mut files = portcullis::base::unpack(&fs_err::read(&path).unwrap()).unwrap();
-    older(&mut files);
-    let planned: Vec<portcullis::plan::PlannedFile> = files
-        .into_iter()
-        .map(|(path, contents)| portcullis::plan::PlannedFile {
-            path,
-            contents,
-            executable: false,
-            private: false,
-        })
-        .collect();
-    let archive = portcullis::base::planned(&planned).unwrap();
-    fs_err::write(&path, archive.contents).unwrap();
-}
+use crate::support::{age, generate, portcullis, read_tree, without_secret};
 
 fn text(project: &Path, path: &str) -> String {
     fs_err::read_to_string(project.join(path)).unwrap()
