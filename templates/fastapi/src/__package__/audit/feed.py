@@ -11,7 +11,7 @@ data; a record written while Redis was out of reach is in its instance's file al
 is logged once, core/outage.py). Each record keeps its `seq`, `prev_hash` and `hash`, so any of
 them can be matched with the file it came from.
 
-The writer thread hands over each batch it wrote (`AuditFeed.written`, thread-safe and
+The writer hands over each batch it wrote (`AuditFeed.written`, safe from any thread and
 non-blocking); a task on the event loop appends batches in one pipelined round trip each.
 """
 
@@ -61,7 +61,7 @@ class AuditFeed:
             self._task = None
 
     def written(self, data: bytes) -> None:
-        """Called by the writer thread with the lines it has just written."""
+        """Called by the audit writer (from any thread) with the lines it has just written."""
         with contextlib.suppress(RuntimeError):  # the loop is closing: the file has them
             self._loop.call_soon_threadsafe(self._accept, data)
 
@@ -76,7 +76,7 @@ class AuditFeed:
 
     async def drain(self, within: float) -> None:
         """Wait until everything handed over so far is in Redis (or given up on)."""
-        await asyncio.sleep(0)  # let a hand-over scheduled by the writer thread run first
+        await asyncio.sleep(0)  # let a hand-over scheduled by the writer run first
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within):
                 await self._idle.wait()

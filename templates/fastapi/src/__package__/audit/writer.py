@@ -1,26 +1,27 @@
-"""`AuditLog`: records are built on the request path and written by a background thread.
+"""`AuditLog`: records are built on the request path and written in batches, off that path.
 
-`emit` only puts a small object on a bounded queue, so logging never waits for the disk.
+`emit` only appends a small object to a bounded queue, so logging never waits for the disk.
 When the queue is full (the disk is stuck or far slower than the traffic) the record is
 dropped rather than blocking the request: the number dropped is printed on stderr when it
 starts, and written into the `detail` of the next record that reaches the file, so a gap is
-itself on the record. Write errors are handled the same way.
+itself on the record. Write errors are handled the same way. The file, its lock and its chain
+across processes and rotations are audit/logfile.py's.
 
-Several worker processes may append to one file: each batch is written while holding an
-exclusive `flock` on `<log>.lock`, so every process continues the same chain. The writer keeps
-the log open and the chain's tail in memory; it reads the tail from the file again only when
-the file is not where it left it (another process appended or rotated it). When the file would
-grow past `max_bytes` it is renamed to `<log>.000001` (then `.000002`, ...) and the chain
-continues in a new file; `verify_chain` follows it across files.
+Who writes. Started inside the service's event loop, the writer is a task on that loop: every
+few milliseconds it hashes and appends what has queued up, with one `write()` to the page cache,
+and hands the `fsync` to a worker thread. It never blocks the loop: when another process holds
+the log's lock it tries again a moment later. Profiles showed why it is not a thread: a second
+thread waking a few hundred times a second to take the GIL cost the event loop a fifth of its
+throughput, more than the writing itself. Started outside a loop (a command, a test), it is a
+thread, and `flush` waits for it.
 
-Durability: each batch is written with one `write()` as soon as the writer gets to it, so a
-crash of the process loses only what was still queued (normally the last few milliseconds of
-records). The file is fsynced at most once per `FSYNC_INTERVAL_SECONDS` while records arrive,
-whenever the queue runs dry, and at shutdown, so a crash of the machine loses at most about a
-second of records. A graceful shutdown loses nothing.
+Durability: a crash of the process loses only what was still queued (normally the last few
+milliseconds of records). The file is fsynced at most once per `FSYNC_INTERVAL_SECONDS` while
+records arrive, a second after they stop, and at shutdown, so a crash of the machine loses at
+most about a second of records. A graceful shutdown loses nothing.
 
-`on_written`, when set, is called by the writer thread with the bytes of each batch it wrote
-(the shared view of audit/feed.py).
+`on_written`, when set, is called by the writer with the bytes of each batch it wrote (the
+shared view of audit/feed.py).
 
 An `AuditObserver` (the service's metrics, metrics.py) hears of every record as it is emitted,
 except the per-request `http_request` ones (the edge middleware measures requests itself), and of
@@ -28,12 +29,10 @@ every record lost: that is how security events become counters without a second 
 """
 
 import asyncio
-import fcntl
-import os
-import queue
+import collections
+import contextlib
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,30 +41,17 @@ from typing import Any, Final, Protocol
 from starlette.requests import HTTPConnection
 
 from ..core.keys import Key
-from .chain import (
-    GENESIS_HASH,
-    archive_path,
-    archives,
-    clean_text,
-    encode_line,
-    log_files,
-    parse_record,
-    record_hash,
-    reverse_lines,
-    reverse_lines_fd,
-    utc_timestamp,
-)
+from .chain import GENESIS_HASH, all_clean, clean_text, utc_timestamp
 from .events import AuditEvent, Outcome, route_template
+from .logfile import FSYNC_INTERVAL_SECONDS, LogFile
 
 # Longest value kept per field; longer values are cut (a client controls some of them).
 _MAX_DETAIL: Final = 1000
 _MAX_FIELD: Final = 256
 # Records written under one lock and one write().
 _BATCH: Final = 512
-FSYNC_INTERVAL_SECONDS: Final = 1.0
 # After each batch the writer waits this long for more (unless someone flushes), so under load
-# it wakes a few hundred times a second rather than once per record, and takes the GIL from
-# the request path that much less often.
+# it writes a few hundred times a second rather than once per record.
 _LINGER_SECONDS: Final = 0.005
 
 
@@ -81,7 +67,9 @@ class AuditObserver(Protocol):
         """`count` records were lost (queue full or write error)."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and this one is
+# made for every request.
+@dataclass(slots=True)
 class _Pending:
     ts: str
     event: str
@@ -113,69 +101,88 @@ class AuditLog:
         if max_bytes < 1024:
             raise ValueError("max_bytes must be at least 1024")
         self.path = Path(path)
-        # The audit key (not the application key) that chains the records.
         self._key = key
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._file = LogFile(self.path, key=key, max_bytes=max_bytes)
+        self.lock_path = self._file.lock_path
         self.max_bytes = max_bytes
-        self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=queue_size)
+        self._queue_size = queue_size
+        # Appending and popping from either end are atomic: emit needs no lock.
+        self._queue: collections.deque[_Pending] = collections.deque()
         self._counts = threading.Condition()
         self._accepted = 0  # records emit() took responsibility for
         self._settled = 0  # of those, written or given up on
         self._unreported = 0  # lost records not yet noted in the log
         self.dropped_total = 0
         self._observer = observer
-        self._thread: threading.Thread | None = None
+        # One writer at a time: the task or thread below, or a flush with no writer running.
         self._write_lock = threading.Lock()
+        # The writer: a task on `_loop`, or `_thread`. `_idle` says it waits for a record, and
+        # is the only time it needs waking (`_kick`).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
         self._wake = threading.Event()
-        # The open log and lock files, and where this process left the chain: (seq, hash,
-        # file size after our last write), valid while nobody else has written since.
-        self._fd = -1
-        self._lock_fd = -1
-        self._tail: tuple[int, str, int] | None = None
-        self._synced_at = 0.0
-        self._unsynced = False
+        self._idle = False
+        self._stopping = False
         self.on_written: Callable[[bytes], None] | None = None
 
     @property
     def queue_depth(self) -> int:
-        """Records waiting for the writer (approximate, as any queue size read is)."""
-        return self._queue.qsize()
+        """Records waiting for the writer."""
+        return len(self._queue)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if self._task is not None or self._thread is not None:
             return
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-        self._thread.start()
+        self._stopping = False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+            self._thread.start()
+            return
+        self._loop, self._loop_thread = loop, threading.get_ident()
+        self._ready = asyncio.Event()
+        self._task = loop.create_task(self._pump(self._ready), name="audit-writer")
 
     async def stop(self) -> None:
+        """Write everything emitted so far, sync and close; the writer ends."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = self._loop = self._ready = None
         thread = self._thread
-        if thread is None:
-            await asyncio.to_thread(self.flush)
-            return
-        # The sentinel waits for room in the queue, so everything emitted before it is written.
-        await asyncio.to_thread(self._queue.put, None)
-        self._wake.set()
-        await asyncio.to_thread(thread.join)
-        self._thread = None
-        self._close()
+        if thread is not None:
+            self._wake.set()
+            await asyncio.to_thread(thread.join)
+            self._thread = None
+        # Whatever the writer left (or everything, if none ran) is written here, then synced.
+        await asyncio.to_thread(self._write_all_and_close)
 
     def flush(self, timeout: float = 5.0) -> None:
         """Block until every record emitted so far is on disk (or given up on)."""
         with self._counts:
             target = self._accepted
-        if self._thread is None or not self._thread.is_alive():
-            # No writer running (a command, or before start): write in this thread.
-            self._drain()
-            self._close()
+        writer_running = self._task is not None or (
+            self._thread is not None and self._thread.is_alive()
+        )
+        if not writer_running or threading.get_ident() == self._loop_thread:
+            # No writer to wait for (a command, or before start), or this is the writer's own
+            # thread, which cannot wait for itself: write here.
+            self._write_pending(blocking=True)
+            if not writer_running:
+                self._write_all_and_close()
             return
-        self._wake.set()
+        self._kick(always=True)
         with self._counts:
             self._counts.wait_for(lambda: self._settled >= target, timeout)
-
-    # -- producing records -----------------------------------------------------------------
 
     def emit(
         self,
@@ -209,10 +216,11 @@ class AuditLog:
             )
             with self._counts:
                 self._accepted += 1
-            try:
-                self._queue.put_nowait(pending)
-            except queue.Full:
+            if len(self._queue) >= self._queue_size:
                 self._lost(1, "audit queue full", settle=True)
+            else:
+                self._queue.append(pending)
+                self._kick()
             # An identity test keeps the per-request record's cost at one comparison.
             if self._observer is not None and event is not AuditEvent.HTTP_REQUEST:
                 self._observer.recorded(name, outcome, auth_method, status)
@@ -264,7 +272,7 @@ class AuditLog:
         if self._observer is not None:
             try:
                 self._observer.dropped(count)
-            except Exception as exc:  # also called by the writer thread, which must survive
+            except Exception as exc:  # also called by the writer, which must survive
                 print(f"audit: loss not counted: {type(exc).__name__}", file=sys.stderr)
         if first:
             # Once per gap, not once per record: stderr must not become the next bottleneck.
@@ -275,50 +283,98 @@ class AuditLog:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _kick(self, *, always: bool = False) -> None:
+        """Wake the writer if it is waiting for records."""
+        if not (self._idle or always):
+            return
+        self._idle = False
+        loop, ready = self._loop, self._ready
+        if loop is None or ready is None:
+            self._wake.set()
+        elif threading.get_ident() == self._loop_thread:
+            ready.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop is closing: stop() writes them
+                loop.call_soon_threadsafe(ready.set)
+
+    async def _pump(self, ready: asyncio.Event) -> None:
+        """The writer as a task of the event loop (see the module's docstring)."""
         while True:
-            try:
+            self._idle = True
+            ready.clear()
+            if not self._queue:
                 # With writes not yet synced, wait only until they are due.
-                item = self._queue.get(timeout=FSYNC_INTERVAL_SECONDS if self._unsynced else None)
-            except queue.Empty:
-                self._sync()
-                continue
-            if item is None:
-                self._sync()
-                return
-            batch = [item]
-            stop = False
-            while len(batch) < _BATCH:
+                wait = FSYNC_INTERVAL_SECONDS if self._file.unsynced else None
                 try:
-                    following = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if following is None:
-                    stop = True
-                    break
-                batch.append(following)
-            self._write(batch)
-            if stop:
+                    async with asyncio.timeout(wait):
+                        await ready.wait()
+                except TimeoutError:
+                    await self._sync_in_thread()
+                continue
+            self._idle = False
+            self._write_pending(blocking=False)
+            if self._file.sync_due():
+                await self._sync_in_thread()
+            await asyncio.sleep(_LINGER_SECONDS)
+
+    async def _sync_in_thread(self) -> None:
+        with self._write_lock:
+            fd = self._file.take_unsynced()
+        if fd >= 0:
+            await asyncio.to_thread(self._file.fsync_and_close, fd)
+
+    def _run(self) -> None:
+        """The writer as a thread: the same steps, blocking."""
+        while True:
+            self._idle = True
+            if not self._queue:
+                if self._stopping:
+                    return
+                # With writes not yet synced, wait only until they are due.
+                woke = self._wake.wait(FSYNC_INTERVAL_SECONDS if self._file.unsynced else None)
+                self._wake.clear()
+                if not woke:
+                    self._sync()
+                continue
+            self._idle = False
+            self._write_pending(blocking=True)
+            if self._file.sync_due():
                 self._sync()
-                return
             self._wake.wait(_LINGER_SECONDS)
             self._wake.clear()
 
-    def _drain(self) -> None:
-        while True:
-            batch: list[_Pending] = []
-            while len(batch) < _BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is not None:
-                    batch.append(item)
-            if not batch:
-                return
-            self._write(batch)
+    def _sync(self) -> None:
+        with self._write_lock:
+            self._file.sync()
 
-    def _write(self, batch: list[_Pending]) -> None:
+    def _write_all_and_close(self) -> None:
+        self._write_pending(blocking=True)
+        with self._write_lock:
+            self._file.close()
+
+    def _write_pending(self, *, blocking: bool) -> None:
+        """Write what is queued, in batches. Without `blocking`, leave it queued if another
+        process holds the log's lock (or another thread is writing): the writer comes back."""
+        if not self._write_lock.acquire(blocking=blocking):
+            return
+        try:
+            while self._queue:
+                if not self._file.lock(blocking=blocking):
+                    return
+                try:
+                    self._write_batch()
+                finally:
+                    self._file.unlock()
+        except OSError as exc:  # the lock file itself cannot be opened: nothing can be written
+            self._give_up_on_queue(exc)
+        finally:
+            self._write_lock.release()
+
+    def _write_batch(self) -> None:
+        batch: list[_Pending] = []
+        with contextlib.suppress(IndexError):  # emptied by now: fewer than _BATCH
+            while len(batch) < _BATCH:
+                batch.append(self._queue.popleft())
         with self._counts:
             unreported, self._unreported = self._unreported, 0
         try:
@@ -327,199 +383,66 @@ class AuditLog:
                 note = f"[audit: {unreported} record(s) lost: queue full or write error]"
                 detail = records[0]["detail"]
                 records[0]["detail"] = note if detail is None else f"{note} {detail}"
-            with self._write_lock:
-                written = self._append(records)
+            written = self._file.append(records)
             if self.on_written is not None:
                 self.on_written(written)
             if unreported:
-                print(f"audit: {unreported} record(s) were lost; noted in the log", file=sys.stderr)
-        except Exception as exc:  # the writer thread must survive anything, and say what it lost
-            reason = exc.strerror if isinstance(exc, OSError) else None
+                print(
+                    f"audit: {unreported} record(s) were lost; noted in the log",
+                    file=sys.stderr,
+                )
+        except Exception as exc:  # the writer must survive anything, and say what it lost
             with self._counts:
                 self._unreported += unreported
-            self._lost(
-                len(batch),
-                f"cannot write {self.path}: {reason or type(exc).__name__}",
-                settle=False,
-            )
+            self._lost(len(batch), _cannot_write(self.path, exc), settle=False)
         finally:
             with self._counts:
                 self._settled += len(batch)
                 self._counts.notify_all()
 
-    def _append(self, records: list[dict[str, Any]]) -> bytes:
-        if self._lock_fd < 0:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._lock_fd = _open_private(self.lock_path, os.O_RDWR)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            fd = self._current_log()
-            size = os.fstat(fd).st_size
-            if self._tail is not None and self._tail[2] == size:
-                seq, prev_hash, torn = self._tail[0], self._tail[1], False
-            else:
-                try:
-                    seq, prev_hash, torn = _chain_tail(self.path, fd, size)
-                except UnkeyedLogError:
-                    self._close_log()
-                    for moved in retire_unkeyed_log(self.path):
-                        print(f"audit: unkeyed log moved to {moved}", file=sys.stderr)
-                    fd, size = self._current_log(), 0
-                    seq, prev_hash, torn = 0, GENESIS_HASH, False
-            data = bytearray()
-            for record in records:
-                seq += 1
-                record["seq"] = seq
-                record["prev_hash"] = prev_hash
-                record["hash"] = prev_hash = record_hash(record, self._key)
-                data += encode_line(record)
-            if size > 0 and size + len(data) > self.max_bytes:
-                self._rotate()
-                fd, size = self._current_log(), 0
-            elif torn:
-                # The last line was cut short (a crash mid-write): keep ours on its own line.
-                data[:0] = b"\n"
-            payload = bytes(data)
-            _write_all(fd, payload)
-            self._tail = (seq, prev_hash, size + len(data))
-            self._unsynced = True
-            if time.monotonic() - self._synced_at >= FSYNC_INTERVAL_SECONDS:
-                self._sync_held()
-            return payload
-        except BaseException:
-            # Whatever happened to the file, the next batch reads it afresh.
-            self._tail = None
-            raise
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+    def _give_up_on_queue(self, exc: OSError) -> None:
+        count = 0
+        with contextlib.suppress(IndexError):
+            while True:
+                self._queue.popleft()
+                count += 1
+        self._lost(count, _cannot_write(self.path, exc), settle=True)
 
-    def _current_log(self) -> int:
-        """The open log file, reopened if another process rotated it away from `path`."""
-        if self._fd >= 0:
-            try:
-                moved = os.stat(self.path).st_ino != os.fstat(self._fd).st_ino
-            except FileNotFoundError:
-                moved = True
-            if not moved:
-                return self._fd
-            self._close_log()
-        self._fd = _open_log(self.path)
-        return self._fd
 
-    def _sync(self) -> None:
-        with self._write_lock:
-            self._sync_held()
-
-    def _sync_held(self) -> None:
-        # Called with `_write_lock` held.
-        if self._unsynced and self._fd >= 0:
-            try:
-                os.fsync(self._fd)
-            except OSError as exc:
-                print(f"audit: cannot fsync {self.path}: {exc.strerror}", file=sys.stderr)
-        self._unsynced = False
-        self._synced_at = time.monotonic()
-
-    def _close_log(self) -> None:
-        if self._fd >= 0:
-            if self._unsynced:
-                os.fsync(self._fd)
-                self._unsynced = False
-            os.close(self._fd)
-            self._fd = -1
-            self._tail = None
-
-    def _close(self) -> None:
-        with self._write_lock:
-            self._close_log()
-            if self._lock_fd >= 0:
-                os.close(self._lock_fd)
-                self._lock_fd = -1
-
-    def _rotate(self) -> None:
-        self._close_log()
-        existing = archives(self.path)
-        index = 1
-        if existing:
-            index = int(existing[-1].name.rsplit(".", 1)[1]) + 1
-        os.rename(self.path, archive_path(self.path, index))
+def _cannot_write(path: Path, exc: Exception) -> str:
+    reason = exc.strerror if isinstance(exc, OSError) else None
+    return f"cannot write {path}: {reason or type(exc).__name__}"
 
 
 def _fields(pending: _Pending, key_id: str) -> dict[str, Any]:
-    def text(value: str | None, limit: int = _MAX_FIELD) -> str | None:
-        return None if value is None else clean_text(str(value), limit)
-
+    texts: tuple[str | None, ...] = (
+        pending.event,
+        pending.outcome,
+        pending.actor,
+        pending.auth_method,
+        pending.ip,
+        pending.request_id,
+        pending.method,
+        pending.route,
+    )
+    if not all_clean(texts, _MAX_FIELD):  # one test for the usual case: nothing to change
+        texts = tuple(
+            None if value is None else clean_text(str(value), _MAX_FIELD) for value in texts
+        )
+    event, outcome, actor, auth_method, ip, request_id, method, route = texts
     return {
         "ts": pending.ts,
         "seq": 0,
-        "event": text(pending.event),
-        "outcome": text(pending.outcome),
-        "actor": text(pending.actor) or "anonymous",
-        "auth_method": text(pending.auth_method),
-        "ip": text(pending.ip),
-        "request_id": text(pending.request_id),
-        "method": text(pending.method),
-        "route": text(pending.route),
+        "event": event,
+        "outcome": outcome,
+        "actor": actor or "anonymous",
+        "auth_method": auth_method,
+        "ip": ip,
+        "request_id": request_id,
+        "method": method,
+        "route": route,
         "status": pending.status if isinstance(pending.status, int) else None,
-        "detail": text(pending.detail, _MAX_DETAIL),
+        "detail": None if pending.detail is None else clean_text(str(pending.detail), _MAX_DETAIL),
         "kid": key_id,
         "prev_hash": GENESIS_HASH,
-        "hash": "",
     }
-
-
-def _open_log(path: Path) -> int:
-    return _open_private(path, os.O_RDWR | os.O_APPEND)
-
-
-def _open_private(path: Path, flags: int) -> int:
-    # 0o600 from the first byte; O_NOFOLLOW so a planted symlink cannot redirect the log.
-    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    if os.fstat(fd).st_mode & 0o077:
-        os.fchmod(fd, 0o600)
-    return fd
-
-
-def _chain_tail(path: Path, fd: int, size: int) -> tuple[int, str, bool]:
-    """(last seq, last hash, whether the file ends mid-line) of the chain to continue."""
-    if size == 0:
-        older = archives(path)
-        last = next(reverse_lines(older[-1]), None) if older else None
-        torn = False
-    else:
-        last = next(reverse_lines_fd(fd, size), None)
-        torn = os.pread(fd, 1, size - 1) != b"\n"
-    if last is None:
-        return 0, GENESIS_HASH, torn
-    record = parse_record(last)
-    if record is None or not isinstance(record.get("seq"), int) or torn:
-        # Unreadable end of chain: start over from genesis; `audit verify` reports the break.
-        return 0, GENESIS_HASH, torn
-    if "kid" not in record:
-        raise UnkeyedLogError
-    return int(record["seq"]), str(record.get("hash")), False
-
-
-class UnkeyedLogError(Exception):
-    """The log was written before audit hashes were keyed: it cannot be continued."""
-
-
-def retire_unkeyed_log(path: Path) -> list[Path]:
-    """Rename an unkeyed log and its archives to `<name>.unkeyed`, out of the new chain's way.
-
-    Its records keep their own (unkeyed) chain for the release that wrote it to verify; the
-    keyed chain starts afresh from genesis in a new file.
-    """
-    moved = []
-    for file in log_files(path):
-        target = file.with_name(file.name + ".unkeyed")
-        os.rename(file, target)
-        moved.append(target)
-    return moved
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]

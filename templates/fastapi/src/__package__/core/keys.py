@@ -56,7 +56,7 @@ class Key:
 
     def mac(self, purpose: str, message: bytes) -> str:
         """HMAC-SHA-256 of `message` under this key's subkey for `purpose`, as hex."""
-        return hmac.new(self.subkey(purpose), message, hashlib.sha256).hexdigest()
+        return hmac.digest(self.subkey(purpose), message, hashlib.sha256).hex()
 
 
 @dataclass(frozen=True, slots=True)

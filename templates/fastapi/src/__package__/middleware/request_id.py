@@ -1,7 +1,7 @@
 """Every request's id, used in logs, audit records, error bodies and `X-Request-ID`."""
 
 import re
-import uuid
+import secrets
 from typing import Final
 
 from starlette.types import Scope
@@ -18,5 +18,10 @@ def request_id_for(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == _HEADER_KEY:
             incoming = value.decode("latin-1")
-            return incoming if _ACCEPTED_ID.fullmatch(incoming) else uuid.uuid4().hex
-    return uuid.uuid4().hex
+            return incoming if _ACCEPTED_ID.fullmatch(incoming) else _fresh_id()
+    return _fresh_id()
+
+
+def _fresh_id() -> str:
+    # 128 random bits in hex, like a UUID4's 122 but without building a UUID object per request.
+    return secrets.token_hex(16)
