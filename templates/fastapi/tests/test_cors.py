@@ -17,6 +17,16 @@ def test_allowed_origin_gets_exactly_itself(client: TestClient) -> None:
     assert "origin" in vary
 
 
+def test_a_response_to_no_origin_still_varies_by_origin(client: TestClient) -> None:
+    # CORS is skipped without an Origin (middleware/cors.py); a shared cache must still not
+    # hand this response to a cross-origin request.
+    response = client.get(HEALTH)
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
+    vary = [part.strip().lower() for part in response.headers.get("vary", "").split(",")]
+    assert vary.count("origin") == 1
+
+
 @pytest.mark.parametrize(
     "origin",
     [

@@ -34,6 +34,9 @@ _ALWAYS: Final = (
 _CSP: Final = b"content-security-policy"
 _CACHE_CONTROL: Final = b"cache-control"
 _NO_STORE: Final = (_CACHE_CONTROL, b"no-store")
+_VARY: Final = b"vary"
+# CORS answers differ by the request's Origin (middleware/cors.py), so every response says so.
+_VARY_ORIGIN: Final = (_VARY, b"Origin")
 
 
 def _raw(name: str, value: str) -> tuple[bytes, bytes]:
@@ -62,15 +65,20 @@ class SecurityHeaders:
         no_store = path.startswith(NO_STORE_PREFIXES)
         kept: RawHeaders = []
         has_cache_control = False
+        varies_by_origin = False
         for name, value in headers:
             lowered = name.lower()
             if lowered == _CACHE_CONTROL:
                 if no_store:
                     continue
                 has_cache_control = True
+            elif lowered == _VARY:
+                varies_by_origin = varies_by_origin or b"origin" in value.lower()
             elif lowered in self._replaced or lowered == extra[0]:
                 continue
             kept.append((name, value))
+        if not varies_by_origin:
+            kept.append(_VARY_ORIGIN)
         kept += self._docs if self._is_docs(path) else self._api
         kept.append(extra)
         if not has_cache_control:
