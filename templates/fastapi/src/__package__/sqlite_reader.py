@@ -6,14 +6,17 @@ which profiles showed to cost about a quarter of a millisecond of CPU apiece: a 
 items cost 1.6 ms. The same read run here, with the sqlite3 module, takes tens of
 microseconds, and SQLite's write-ahead log lets it run beside the writer without waiting.
 
-So that nothing big ever blocks the loop, SQLite's progress handler stops a read that runs past
-`BUDGET` virtual-machine instructions (a few milliseconds); `Database.read` then runs it again
-in aiosqlite's thread. The connection has `query_only` set: whatever it is given, it cannot
+Nothing may block the loop: SQLite's progress handler stops a read that runs past `BUDGET`
+virtual-machine instructions (a few milliseconds), and the connection never waits for a lock
+(busy timeout 0: a file locked by a writer in another process, or not in WAL mode, answers
+"busy" at once). Either way `Database.read` runs the read again in aiosqlite's thread, which
+may wait. The connection has `query_only` set: whatever it is given, it cannot
 write. It autocommits, as PostgreSQL's reads do (db.py): each statement sees what was committed
 when it started, a read is no transaction, and a read of one statement needs no BEGIN and
 COMMIT around it.
 """
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
@@ -29,8 +32,9 @@ BUDGET: Final = 2_000_000
 _STEP: Final = 10_000
 
 
-class OutOfBudgetError(Exception):
-    """A read was stopped by the progress handler: run it in aiosqlite's thread instead."""
+class ReadInThreadError(Exception):
+    """A read could not finish on the loop at once (too long, or the file is locked): run it in
+    aiosqlite's thread instead."""
 
 
 class SQLiteReader:
@@ -42,6 +46,7 @@ class SQLiteReader:
             hide_parameters=True,
             # One connection, kept: a read is synchronous, so there is never a second at once.
             poolclass=StaticPool,
+            connect_args={"timeout": 0},
         )
         event.listen(self.engine, "connect", _read_only)
         self._connection: Connection | None = None
@@ -51,7 +56,7 @@ class SQLiteReader:
         return self._connection is None or self._thread == threading.get_ident()
 
     def read(self, query: Callable[[Connection], T]) -> T:
-        """`query`'s result, or `OutOfBudgetError` if it ran too long to stay on the loop."""
+        """`query`'s result, or `ReadInThreadError` if it cannot finish here at once."""
         if self._connection is None:
             self._connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self._thread = threading.get_ident()
@@ -68,8 +73,8 @@ class SQLiteReader:
         try:
             return query(connection)
         except OperationalError as exc:
-            if steps > BUDGET:
-                raise OutOfBudgetError from exc
+            if steps > BUDGET or _busy(exc):
+                raise ReadInThreadError from exc
             raise
         finally:
             raw.set_progress_handler(None, 0)
@@ -79,6 +84,11 @@ class SQLiteReader:
             self._connection.close()
             self._connection = None
         self.engine.dispose()
+
+
+def _busy(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _read_only(dbapi_connection: Any, _record: Any) -> None:
