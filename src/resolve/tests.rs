@@ -154,8 +154,7 @@ fn interactive_flow_with_scripted_answers() {
         Answer::Text("bad name!".into()),
         Answer::Text("shop-api".into()),
         Answer::Multi(vec![]),
-        // apikey, session
-        Answer::Multi(vec![2, 3]),
+        Answer::Multi(vec![1, 2]),
         Answer::Select(2), // permissions
         Answer::Text("Owner".into()),
         Answer::Text("owner,clerk,guest".into()),

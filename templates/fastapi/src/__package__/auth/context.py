@@ -12,9 +12,6 @@ from ..core.authstate import AuthState
 from ..core.config import Settings
 from ..core.store import Store
 from ..db import Database
-{%- if auth.oidc %}
-from .oidc import OidcProvider
-{%- endif %}
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +21,3 @@ class AuthContext:
     store: Store
     audit: AuditLog
     state: AuthState
-{%- if auth.oidc %}
-    oidc: OidcProvider
-{%- endif %}
