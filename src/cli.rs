@@ -63,7 +63,7 @@ pub struct NewArgs {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub output_dir: PathBuf,
 
-    /// Authentication methods, comma-separated: any non-empty subset of oauth2, apikey, session.
+    /// Authentication methods, comma-separated: any non-empty subset of oauth2, oidc, apikey, session.
     #[arg(long, value_name = "LIST", value_delimiter = ',', num_args = 1)]
     pub auth: Option<Vec<AuthMethod>>,
 
@@ -130,7 +130,7 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub restore_deleted: bool,
 
-    /// Change the authentication methods (oauth2, apikey, session), comma-separated.
+    /// Change the authentication methods (oauth2, oidc, apikey, session), comma-separated.
     #[arg(long, value_name = "LIST", value_delimiter = ',', num_args = 1)]
     pub auth: Option<Vec<AuthMethod>>,
 

@@ -49,6 +49,8 @@ pub struct Rule {
     pub dest: Option<String>,
     /// At least one of these methods is enabled.
     pub auth_any: Option<Vec<AuthMethod>>,
+    /// Every one of these methods is enabled.
+    pub auth_all: Option<Vec<AuthMethod>>,
     /// None of these methods is enabled.
     pub auth_none: Option<Vec<AuthMethod>>,
     pub role_model: Option<RoleModel>,
@@ -60,6 +62,10 @@ impl Rule {
         self.auth_any
             .as_ref()
             .is_none_or(|any| any.iter().any(|m| spec.has(*m)))
+            && self
+                .auth_all
+                .as_ref()
+                .is_none_or(|all| all.iter().all(|m| spec.has(*m)))
             && self
                 .auth_none
                 .as_ref()

@@ -48,9 +48,14 @@ pub struct ProjectCtx {
 pub struct AuthCtx {
     pub methods: Vec<&'static str>,
     pub oauth2: bool,
+    pub oidc: bool,
     pub apikey: bool,
     pub session: bool,
     pub users: bool,
+    /// `Authorization: Bearer` tokens: our own (`oauth2`), the provider's (`oidc`) or both.
+    pub bearer: bool,
+    /// The browser login through the provider (authorization code + PKCE) into a session.
+    pub oidc_login: bool,
     pub multiple: bool,
 }
 
@@ -122,9 +127,12 @@ impl Context {
             auth: AuthCtx {
                 methods: spec.auth.methods.iter().map(|m| m.as_str()).collect(),
                 oauth2: has(AuthMethod::Oauth2),
+                oidc: has(AuthMethod::Oidc),
                 apikey: has(AuthMethod::Apikey),
                 session: has(AuthMethod::Session),
                 users: has(AuthMethod::Oauth2) || has(AuthMethod::Session),
+                bearer: has(AuthMethod::Oauth2) || has(AuthMethod::Oidc),
+                oidc_login: has(AuthMethod::Oidc) && has(AuthMethod::Session),
                 multiple: spec.auth.methods.len() > 1,
             },
             roles: RolesCtx {

@@ -18,6 +18,8 @@ enum Needs {
     Method(&'static str),
     /// User accounts: oauth2 or session.
     Users,
+    /// The browser login through the provider: oidc and session.
+    OidcLogin,
 }
 
 impl Needs {
@@ -27,12 +29,49 @@ impl Needs {
             Needs::Always => true,
             Needs::Method(m) => has(m),
             Needs::Users => has("oauth2") || has("session"),
+            Needs::OidcLogin => has("oidc") && has("session"),
         }
     }
 }
 
 /// (catalogue section, when it applies, generated test file, the tests that attack it)
 const CATALOGUE: &[(&str, Needs, &str, &[&str])] = &[
+    (
+        "OIDC tokens",
+        Needs::Method("oidc"),
+        "tests/test_oidc.py",
+        &[
+            "test_alg_none_is_refused",
+            "test_hs256_signed_with_the_public_key_is_refused",
+            "test_an_algorithm_that_does_not_fit_the_key_is_refused",
+            "test_a_token_whose_header_asks_too_much_is_refused",
+            "test_a_token_with_a_bad_claim_is_refused",
+            "test_a_small_clock_skew_is_tolerated",
+            "test_a_flood_of_unknown_key_ids_fetches_the_keys_at_most_once",
+            "test_a_new_key_is_fetched_when_a_token_names_it",
+            "test_keys_unreachable_from_the_start_fail_closed",
+            "test_keys_past_their_age_are_not_trusted_while_the_provider_is_down",
+            "test_a_token_that_maps_to_no_role_is_403",
+            "test_the_audit_actor_is_the_subject_with_its_issuer",
+        ],
+    ),
+    (
+        "OIDC browser login",
+        Needs::OidcLogin,
+        "tests/test_oidc_login.py",
+        &[
+            "test_the_authorization_request_uses_pkce_state_and_nonce",
+            "test_a_wrong_state_is_refused",
+            "test_a_nonce_mismatch_is_refused",
+            "test_a_pkce_mismatch_is_refused",
+            "test_a_replayed_callback_is_refused",
+            "test_a_replayed_code_is_refused_under_a_new_state",
+            "test_a_login_started_in_another_browser_is_refused",
+            "test_an_id_token_for_someone_else_is_refused",
+            "test_the_callback_redirects_nowhere",
+            "test_claims_that_map_to_no_role_are_403_without_a_session",
+        ],
+    ),
     (
         "Bearer tokens",
         Needs::Method("oauth2"),
@@ -337,8 +376,9 @@ fn every_applicable_catalogue_section_keeps_its_generated_tests() {
 
 #[test]
 fn a_project_holds_no_test_file_of_a_method_it_does_not_have() {
-    let only: [(&str, &str); 3] = [
+    let only: [(&str, &str); 4] = [
         ("tests/test_jwt_attacks.py", "oauth2"),
+        ("tests/test_oidc.py", "oidc"),
         ("tests/test_api_keys.py", "apikey"),
         ("tests/test_sessions.py", "session"),
     ];

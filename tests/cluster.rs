@@ -1,7 +1,8 @@
 //! The cluster test (issue 10): a generated project as it is deployed, on real servers.
 //!
-//! Generates a PostgreSQL project with every auth method into `target/cluster`, installs it
-//! into the shared virtualenv (`target/e2e-venv`, which `scripts/test-all` prepares) and runs
+//! Generates a PostgreSQL project with every first-party auth method (oauth2, apikey, session;
+//! oidc needs a provider, which tests/oidc.rs runs) into `target/cluster`, installs it into
+//! the shared virtualenv (`target/e2e-venv`, which `scripts/test-all` prepares) and runs
 //! the pytest driver kept in this repository, `tests/cluster/test_cluster.py`: two `serve`
 //! instances (two workers each, proxy mode, production settings) behind nginx terminating TLS
 //! with the project's own `deploy/nginx.conf`, on one PostgreSQL database and one `redis-server`

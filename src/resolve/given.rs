@@ -191,7 +191,7 @@ impl<'a> Checker<'a> {
         match self.pick(flag, "--auth LIST", file_auth, "auth.methods") {
             Some((v, src)) if v.is_empty() => {
                 self.problems.push(Problem::new(
-                    "at least one auth method is needed (oauth2, apikey, session)",
+                    "at least one auth method is needed (oauth2, oidc, apikey, session)",
                     src.hint(),
                 ));
                 None
@@ -203,7 +203,7 @@ impl<'a> Checker<'a> {
             }
             None => self.fallback(
                 || DEFAULT_AUTH.to_vec(),
-                "the auth methods are missing (oauth2, apikey, session)",
+                "the auth methods are missing (oauth2, oidc, apikey, session)",
                 "--auth LIST",
             ),
         }

@@ -154,7 +154,8 @@ fn interactive_flow_with_scripted_answers() {
         Answer::Text("bad name!".into()),
         Answer::Text("shop-api".into()),
         Answer::Multi(vec![]),
-        Answer::Multi(vec![1, 2]),
+        // apikey, session
+        Answer::Multi(vec![2, 3]),
         Answer::Select(2), // permissions
         Answer::Text("Owner".into()),
         Answer::Text("owner,clerk,guest".into()),

@@ -38,6 +38,9 @@ pub const PORTCULLIS_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub enum AuthMethod {
     /// First-party password login in the OAuth2 wire format; bearer JWT access tokens.
     Oauth2,
+    /// Bearer access tokens from an external OpenID Connect provider (the service as a resource
+    /// server), and with `session` a browser login by authorization code + PKCE.
+    Oidc,
     /// API keys in the `X-API-Key` header, for machines.
     Apikey,
     /// Server-side sessions with a `__Host-session` cookie and CSRF tokens, for browsers.
@@ -45,11 +48,17 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    pub const ALL: [AuthMethod; 3] = [AuthMethod::Oauth2, AuthMethod::Apikey, AuthMethod::Session];
+    pub const ALL: [AuthMethod; 4] = [
+        AuthMethod::Oauth2,
+        AuthMethod::Oidc,
+        AuthMethod::Apikey,
+        AuthMethod::Session,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::Oauth2 => "oauth2",
+            AuthMethod::Oidc => "oidc",
             AuthMethod::Apikey => "apikey",
             AuthMethod::Session => "session",
         }
@@ -58,6 +67,9 @@ impl AuthMethod {
     pub fn describe(self) -> &'static str {
         match self {
             AuthMethod::Oauth2 => "oauth2   password login, bearer JWT access + refresh tokens",
+            AuthMethod::Oidc => {
+                "oidc     your OpenID Connect provider's tokens (+ code/PKCE login with session)"
+            }
             AuthMethod::Apikey => "apikey   API keys in the X-API-Key header, for machines",
             AuthMethod::Session => {
                 "session  server-side sessions with a cookie + CSRF, for browsers"
@@ -208,7 +220,9 @@ impl ProjectSpec {
             errors.push("at least one auth method is needed".to_string());
         }
         if !self.auth.methods.windows(2).all(|w| w[0] < w[1]) {
-            errors.push("auth methods must be unique, in the order oauth2, apikey, session".into());
+            errors.push(
+                "auth methods must be unique, in the order oauth2, oidc, apikey, session".into(),
+            );
         }
         let names: Vec<&str> = self.roles.role.iter().map(|r| r.name.as_str()).collect();
         if let Err(e) = roles::parse_role_list(&names) {

@@ -56,7 +56,8 @@ fn interactive_flow_generates_a_project() {
     s.send(ENTER).unwrap();
 
     s.expect("Authentication methods").unwrap();
-    // oauth2 is pre-selected; move down to apikey and select it too.
+    // oauth2 is pre-selected; move down past oidc to apikey and select it too.
+    s.send(DOWN).unwrap();
     s.send(DOWN).unwrap();
     s.send(" ").unwrap();
     s.send(ENTER).unwrap();

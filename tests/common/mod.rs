@@ -1,12 +1,20 @@
 //! What the test binaries that generate whole projects share.
 
-/// Every non-empty set of auth methods, in the canonical order.
-pub const METHOD_SETS: [&str; 7] = [
+/// Every non-empty set of auth methods, in the canonical order; the richest last.
+pub const METHOD_SETS: [&str; 15] = [
     "oauth2",
+    "oidc",
     "apikey",
     "session",
+    "oauth2,oidc",
     "oauth2,apikey",
     "oauth2,session",
+    "oidc,apikey",
+    "oidc,session",
     "apikey,session",
+    "oauth2,oidc,apikey",
+    "oauth2,oidc,session",
     "oauth2,apikey,session",
+    "oidc,apikey,session",
+    "oauth2,oidc,apikey,session",
 ];

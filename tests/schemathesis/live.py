@@ -10,21 +10,27 @@ over every phase with a fixed seed: once with the highest role's credential, or 
 nothing.
 
 What is left out, and why (no check is ever excluded):
-- With a credential, the two operations that end it, `POST /auth/logout` and
-  `POST /me/password`: the rest of the run would only see 401s. The anonymous run covers them.
+- With a credential, the operations that end it, `POST /auth/logout`, `POST /auth/oidc/logout`
+  and `POST /me/password`: the rest of the run would only see 401s. The anonymous run covers
+  them.
 - Generated security parameters (`--generation-with-security-parameters false`): schemathesis
   would add a second kind of credential to ours, which the server rightly refuses with a 400
   (RFC 6750 §3.1) that says nothing about the operation under test.
 - Common passwords: see hooks.py. Signing up on its own: see schemathesis.toml.
+
+With `oidc`, `serve` trusts the project's own test provider (tests/oidc_issuer.py), run here on
+loopback, so the provider login's routes are fuzzed against a provider that answers.
 """
 
 import argparse
+import contextlib
 import importlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -35,7 +41,7 @@ PASSWORD = "a long and uncommon passphrase 42"  # noqa: S105 - the test users' o
 SEED = 20261203
 HOOKS = Path(__file__).with_name("hooks.py")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-ENDS_THE_CREDENTIAL = r"^/api/v1/(auth/logout|me/password)$"
+ENDS_THE_CREDENTIAL = r"^/api/v1/(auth/logout|auth/oidc/logout|me/password)$"
 
 
 def _free_port() -> int:
@@ -132,10 +138,44 @@ def main() -> int:
     _cli(project, args.package, "migrate")
     port = _free_port()
     base, ca = f"https://localhost:{port}", str(project / "certs" / "ca.pem")
+    with contextlib.ExitStack() as stack:
+        environment = dict(os.environ)
+        if "oidc" in methods:
+            environment |= stack.enter_context(_provider(project, base))
+        return _run(args, project, roles, methods, base, ca, port, environment)
+
+
+@contextlib.contextmanager
+def _provider(project: Path, base: str) -> Iterator[dict[str, str]]:
+    """The project's test provider on loopback, and the settings that make `serve` trust it."""
+    sys.path.insert(0, str(project))
+    issuer_module = importlib.import_module("tests.oidc_issuer")
+    issuer = issuer_module.LocalIssuer()
+    with issuer.serve():
+        yield {
+            "APP_OIDC_ISSUER": issuer.url,
+            "APP_OIDC_AUDIENCE": issuer_module.AUDIENCE,
+            "APP_OIDC_CLIENT_ID": issuer_module.CLIENT_ID,
+            "APP_OIDC_CLIENT_SECRET": issuer_module.CLIENT_SECRET,
+            "APP_OIDC_REDIRECT_URL": f"{base}/api/v1/auth/oidc/callback",
+        }
+
+
+def _run(
+    args: argparse.Namespace,
+    project: Path,
+    roles: list[str],
+    methods: list[str],
+    base: str,
+    ca: str,
+    port: int,
+    environment: dict[str, str],
+) -> int:
     with (project / "server.log").open("wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", args.package, "serve", "--host", HOST, "--port", str(port)],
             cwd=project,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

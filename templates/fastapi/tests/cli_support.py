@@ -8,12 +8,21 @@ import pytest
 from .conftest import TEST_SECRET
 
 
+def _keep_the_suites_logging(*_args: object, **_kwargs: object) -> None:
+    """Stands in for `logging.config.fileConfig` while a command runs in the test process."""
+
+
 def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """Only the settings the test sets: no APP_* variable from outside, no `.env` in the folder."""
     for name in list(os.environ):
         if name.startswith("APP_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(folder)
+    # `migrate` (and every command that migrates a development database) has Alembic apply
+    # alembic.ini's logging, as it should for an operator. In the test process that would
+    # replace the root logger's handlers for the rest of the session, among them the one that
+    # keeps every server log line for test_secrets_in_logs, which would then see none.
+    monkeypatch.setattr("logging.config.fileConfig", _keep_the_suites_logging)
 
 
 def use_test_settings(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:

@@ -242,7 +242,7 @@ class AuditLog:
         state: dict[str, Any] = request.scope.get("state") or {}
         principal = state.get("principal")
         if actor is None:
-            subject = getattr(principal, "subject", None)
+            subject = getattr(principal, "actor", None)
             actor = subject if isinstance(subject, str) else "anonymous"
         if auth_method is None:
             method_name = getattr(principal, "auth_method", None)

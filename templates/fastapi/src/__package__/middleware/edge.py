@@ -43,12 +43,13 @@ class EdgeMiddleware:
         *,
         audit: AuditLog,
         docs_enabled: bool,
+        docs_connect: tuple[str, ...] = (),
         metrics: "ServiceMetrics | None" = None,
     ) -> None:
         self.app = app
         self.audit = audit
         self.metrics = metrics
-        self.headers = SecurityHeaders(docs_enabled=docs_enabled)
+        self.headers = SecurityHeaders(docs_enabled=docs_enabled, docs_connect=docs_connect)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,7 +90,7 @@ class EdgeMiddleware:
 
     def _record(self, scope: Scope, status: int, started_at: float) -> None:
         principal = scope["state"].get("principal")
-        subject = getattr(principal, "subject", None)
+        subject = getattr(principal, "actor", None)
         auth_method = getattr(principal, "auth_method", None)
         client = scope.get("client")
         elapsed = time.perf_counter() - started_at

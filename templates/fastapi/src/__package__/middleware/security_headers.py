@@ -5,14 +5,15 @@ from typing import Final
 # An API returns data, never a page: nothing may load, frame or run from its responses.
 API_CSP: Final = "default-src 'none'; frame-ancestors 'none'"
 # Swagger UI and ReDoc load their scripts and styles from jsDelivr and start with an inline
-# script; this is only sent on the docs pages, which production never serves.
+# script; this is only sent on the docs pages, which production never serves. `{connect}`: the
+# identity provider's origin, when /docs logs in through it (discovery and the code exchange).
 DOCS_CSP: Final = (
     "default-src 'none'; "
     "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
     "font-src https://fonts.gstatic.com; "
     "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "connect-src 'self'; worker-src blob:; "
+    "connect-src 'self'{connect}; worker-src blob:; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 # Two years, as hstspreload.org asks; browsers then refuse plain HTTP to this host.
@@ -46,11 +47,12 @@ def _raw(name: str, value: str) -> tuple[bytes, bytes]:
 class SecurityHeaders:
     """Adds the headers to a response's raw header list, in one pass; built once per app."""
 
-    def __init__(self, *, docs_enabled: bool) -> None:
+    def __init__(self, *, docs_enabled: bool, docs_connect: tuple[str, ...] = ()) -> None:
         self.docs_enabled = docs_enabled
         always = [_raw(name, value) for name, value in _ALWAYS]
         self._api = [*always, (_CSP, API_CSP.encode())]
-        self._docs = [*always, (_CSP, DOCS_CSP.encode())]
+        docs_csp = DOCS_CSP.format(connect="".join(f" {origin}" for origin in docs_connect))
+        self._docs = [*always, (_CSP, docs_csp.encode())]
         # Ours replace any the application set; `server`: the software is nobody's business.
         self._replaced = frozenset(name for name, _ in self._api) | {b"server"}
 
