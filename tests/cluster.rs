@@ -20,61 +20,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::project::{generate, repo, run, venv_bin, work_dir};
+
 /// The driver's own limit is about four minutes; this catches a hang, not a slow machine.
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 const PROJECT: &str = "cluster-svc";
 const PACKAGE: &str = "cluster_svc";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn work_dir() -> PathBuf {
-    let dir = repo().join("target").join("cluster");
-    std::fs::create_dir_all(&dir).expect("create target/cluster");
-    dir
-}
-
-fn venv_bin(tool: &str) -> PathBuf {
-    repo()
-        .join("target")
-        .join("e2e-venv")
-        .join("bin")
-        .join(tool)
-}
-
-/// Runs a command, returning its combined output as the error when it fails.
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let shown = format!("{cmd:?}");
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if output.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{shown} failed ({}):\n{text}", output.status))
-    }
-}
-
-fn generate(name: &str, args: &[&str]) -> PathBuf {
-    let out = work_dir();
-    // A fresh tree each run: leftovers (certificates, caches) must not make a broken project pass.
-    let _ = std::fs::remove_dir_all(out.join(name));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    cmd.args(["new", name, "--output-dir"])
-        .arg(&out)
-        .arg("--defaults")
-        .args(args)
-        .env("NO_COLOR", "1");
-    run(&mut cmd).unwrap_or_else(|e| panic!("generate {name}: {e}"));
-    out.join(name)
-}
 
 /// `name` on PATH, else in the sbin folders a non-root PATH often lacks (Debian's nginx).
 fn find_program(name: &str) -> Option<PathBuf> {
@@ -167,6 +119,7 @@ fn signal_group(pgid: u32, signal: &str) {
 fn two_instances_behind_nginx_on_postgres_and_redis() {
     let needs = prerequisites();
     let dir = generate(
+        &work_dir("cluster"),
         PROJECT,
         &["--auth", "oauth2,apikey,session", "--database", "postgres"],
     );
@@ -178,10 +131,10 @@ fn two_instances_behind_nginx_on_postgres_and_redis() {
         .arg(&dir))
     .unwrap_or_else(|e| panic!("{e}"));
 
-    let work = work_dir().join("run");
+    let work = work_dir("cluster").join("run");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("create target/cluster/run");
-    let log_path = work_dir().join("driver.log");
+    let log_path = work_dir("cluster").join("driver.log");
     let log = File::create(&log_path).expect("create driver.log");
     let started = Instant::now();
     let mut child = {

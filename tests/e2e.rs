@@ -12,13 +12,13 @@
 //!
 //! `PORTCULLIS_E2E_ONLY=oauth2-flat,session-permissions` narrows the matrix while developing.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 mod common;
+use common::project::{free_port, generate, repo, run, venv, venv_bin, work_dir};
 use common::METHOD_SETS;
 
 const MODELS: [&str; 3] = ["flat", "hierarchical", "permissions"];
@@ -30,57 +30,6 @@ fn roles_for(model: &str) -> &'static str {
         "hierarchical" => "owner,maintainer,reader",
         _ => "chief,clerk",
     }
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn work_dir() -> PathBuf {
-    let dir = repo().join("target").join("e2e");
-    std::fs::create_dir_all(&dir).expect("create target/e2e");
-    dir
-}
-
-fn venv() -> PathBuf {
-    repo().join("target").join("e2e-venv")
-}
-
-fn venv_bin(tool: &str) -> PathBuf {
-    venv().join("bin").join(tool)
-}
-
-/// Runs a command, returning its combined output as the error when it fails.
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let shown = format!("{cmd:?}");
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if output.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{shown} failed ({}):\n{text}", output.status))
-    }
-}
-
-fn generate(name: &str, args: &[&str]) -> PathBuf {
-    let out = work_dir();
-    // A fresh tree each run: leftovers (caches, databases) must not make a broken project pass.
-    let _ = std::fs::remove_dir_all(out.join(name));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    cmd.args(["new", name, "--output-dir"])
-        .arg(&out)
-        .arg("--defaults")
-        .args(args)
-        .env("NO_COLOR", "1");
-    run(&mut cmd).unwrap_or_else(|e| panic!("generate {name}: {e}"));
-    out.join(name)
 }
 
 /// Creates the shared virtualenv once per run: the union of every project's dependencies,
@@ -100,8 +49,9 @@ fn ensure_venv() {
     let _guard = PIP.lock().unwrap_or_else(|e| e.into_inner());
     READY.get_or_init(|| {
         let every = METHOD_SETS[METHOD_SETS.len() - 1];
-        let all_sqlite = generate("deps-sqlite", &["--auth", every]);
+        let all_sqlite = generate(&work_dir("e2e"), "deps-sqlite", &["--auth", every]);
         let all_pg = generate(
+            &work_dir("e2e"),
             "deps-postgres",
             &["--auth", every, "--database", "postgres"],
         );
@@ -246,6 +196,7 @@ fn every_method_set_and_role_model_passes_its_own_checks() {
                 let combo = combo_name(methods, model);
                 // No prefix: the richest set's name is already 38 of the 40 characters allowed.
                 let dir = generate(
+                    &work_dir("e2e"),
                     &combo.replace('+', "-"),
                     &[
                         "--auth",
@@ -291,6 +242,7 @@ fn postgres_project_passes_its_suite_against_a_real_server() {
     );
     ensure_venv();
     let dir = generate(
+        &work_dir("e2e"),
         "e2e-postgres",
         &[
             "--auth",
@@ -316,17 +268,11 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 #[test]
 fn serve_over_tls_logs_in_and_enforces_permissions() {
     ensure_venv();
     let dir = generate(
+        &work_dir("e2e"),
         "e2e-tls",
         &[
             "--auth",
@@ -432,7 +378,7 @@ fn schemathesis_finds_nothing_against_a_live_server_of_every_method_set() {
     let mut failed = Vec::new();
     for methods in SCHEMATHESIS_SETS {
         let name = format!("st-{}", methods.replace(',', "-"));
-        let dir = generate(&name, &["--auth", methods]);
+        let dir = generate(&work_dir("e2e"), &name, &["--auth", methods]);
         pip_install_editable(&dir).unwrap_or_else(|e| panic!("{e}"));
         let mut cmd = Command::new(venv_bin("python"));
         cmd.arg(&script)

@@ -13,10 +13,13 @@
 //! of which `scripts/test-all` installs. Anything missing fails the test, never skips it.
 
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::project::{free_port, generate, repo, run, venv_bin, work_dir};
 
 const PROJECT: &str = "oidc-e2e";
 const PACKAGE: &str = "oidc_e2e";
@@ -29,67 +32,8 @@ const CLIENT_SECRET: &str = "oidc-e2e-client-secret-not-for-anything-else";
 /// How long the provider and the service get to start listening.
 const STARTUP: Duration = Duration::from_secs(60);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn oidc_dir() -> PathBuf {
     repo().join("tests").join("oidc")
-}
-
-fn work_dir() -> PathBuf {
-    let dir = repo().join("target").join("e2e");
-    std::fs::create_dir_all(&dir).expect("create target/e2e");
-    dir
-}
-
-fn venv_bin(tool: &str) -> PathBuf {
-    repo()
-        .join("target")
-        .join("e2e-venv")
-        .join("bin")
-        .join(tool)
-}
-
-/// Runs a command, returning its combined output as the error when it fails.
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let shown = format!("{cmd:?}");
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if output.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{shown} failed ({}):\n{text}", output.status))
-    }
-}
-
-fn generate(name: &str, args: &[&str]) -> PathBuf {
-    let out = work_dir();
-    // A fresh tree each run: leftovers (certificates, databases) must not make a broken project
-    // pass.
-    let _ = std::fs::remove_dir_all(out.join(name));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    cmd.args(["new", name, "--output-dir"])
-        .arg(&out)
-        .arg("--defaults")
-        .args(args)
-        .env("NO_COLOR", "1");
-    run(&mut cmd).unwrap_or_else(|e| panic!("generate {name}: {e}"));
-    out.join(name)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// A child process, killed when dropped (at the end of the test, or when it panics).
@@ -190,6 +134,7 @@ fn check_prerequisites() {
 fn session_and_bearer_logins_through_a_real_openid_provider() {
     check_prerequisites();
     let dir = generate(
+        &work_dir("e2e"),
         PROJECT,
         &[
             "--auth",
@@ -216,7 +161,7 @@ fn session_and_bearer_logins_through_a_real_openid_provider() {
     run(&mut cli(&["dev-cert"])).unwrap_or_else(|e| panic!("{e}"));
     run(&mut cli(&["migrate"])).unwrap_or_else(|e| panic!("{e}"));
 
-    let run_dir = work_dir().join(format!("{PROJECT}-run"));
+    let run_dir = work_dir("e2e").join(format!("{PROJECT}-run"));
     let _ = std::fs::remove_dir_all(&run_dir);
     std::fs::create_dir_all(&run_dir).expect("create the run folder");
     let provider_port = free_port().to_string();

@@ -83,6 +83,12 @@ def set_cookie(response: httpx.Response, name: str) -> tuple[str, dict[str, str]
     return None
 
 
+def expect_no_session(response: httpx.Response, status: int, what: str) -> None:
+    """Checks a callback was refused with `status` and set no session cookie."""
+    expect_status(response, status)
+    check(set_cookie(response, SESSION_COOKIE) is None, f"{what} set a session cookie")
+
+
 def check_host_cookie(response: httpx.Response, name: str, same_site: str | None) -> str:
     """Checks the `__Host-` cookie `name` is set as that prefix demands; returns its value."""
     found = set_cookie(response, name)
@@ -298,15 +304,19 @@ class Driver:
         authorization_url, cookie = self.start_login(browser)
         return self.provider.authorize(authorization_url, user, self.redirect_uri), cookie
 
+    def signed_in(self, browser: httpx.Client, user: str) -> tuple[str, str, httpx.Response, str]:
+        """Signs `user` in and follows the callback to a session; returns the callback URL, the
+        login cookie, the callback's response and the session's CSRF token."""
+        callback, login_cookie = self.sign_in(browser, user)
+        response = browser.get(callback)
+        expect_status(response, 200)
+        csrf = response.json().get("csrf_token")
+        check(isinstance(csrf, str) and csrf, f"the callback gave no csrf_token: {response.text}")
+        return callback, login_cookie, response, csrf
+
     def session_login_me_logout(self) -> None:
         with self.client() as browser:
-            callback, login_cookie = self.sign_in(browser, "alice")
-            response = browser.get(callback)
-            expect_status(response, 200)
-            csrf = response.json().get("csrf_token")
-            check(
-                isinstance(csrf, str) and csrf, f"the callback gave no csrf_token: {response.text}"
-            )
+            callback, login_cookie, response, csrf = self.signed_in(browser, "alice")
             session = check_host_cookie(response, SESSION_COOKIE, same_site=None)
             me = browser.get(f"{self.api}/me")
             expect_status(me, 200)
@@ -325,11 +335,7 @@ class Driver:
             # The code and state were spent: the same callback, with the same login cookie, again.
             with self.client({LOGIN_COOKIE: login_cookie}) as replayer:
                 replayed = replayer.get(callback)
-            expect_status(replayed, 401)
-            check(
-                set_cookie(replayed, SESSION_COOKIE) is None,
-                "a replayed callback set a session cookie",
-            )
+            expect_no_session(replayed, 401, "a replayed callback")
             print("ok: the callback, replayed with its login cookie, is refused (401)")
 
             logout = browser.post(f"{self.api}/auth/logout", headers={"X-CSRF-Token": csrf})
@@ -342,10 +348,7 @@ class Driver:
     def provider_logout(self) -> None:
         """RP-initiated logout: the session ends here and the provider's logout page is named."""
         with self.client() as browser:
-            callback, _ = self.sign_in(browser, "alice")
-            response = browser.get(callback)
-            expect_status(response, 200)
-            csrf = response.json()["csrf_token"]
+            _, _, _, csrf = self.signed_in(browser, "alice")
             logout = browser.post(f"{self.api}/auth/oidc/logout", headers={"X-CSRF-Token": csrf})
             expect_status(logout, 200)
             url = logout.json().get("end_session_url")
@@ -363,8 +366,7 @@ class Driver:
         with self.client() as browser:
             callback, _ = self.sign_in(browser, "alice")
             forged = browser.get(with_query(callback, state=secrets.token_urlsafe(32)))
-        expect_status(forged, 401)
-        check(set_cookie(forged, SESSION_COOKIE) is None, "a forged state set a session cookie")
+        expect_no_session(forged, 401, "a forged state")
         print("ok: a callback with a state the login did not make is refused (401)")
 
     def callback_needs_the_login_cookie(self) -> None:
@@ -373,19 +375,14 @@ class Driver:
             callback, _ = self.sign_in(attacker, "alice")
         with self.client() as victim:
             response = victim.get(callback)
-        expect_status(response, 401)
-        check(
-            set_cookie(response, SESSION_COOKIE) is None,
-            "a callback without the login cookie set a session",
-        )
+        expect_no_session(response, 401, "a callback without the login cookie")
         print("ok: a callback from a browser that did not start the login is refused (401)")
 
     def unmapped_roles_get_no_session(self) -> None:
         with self.client() as browser:
             callback, _ = self.sign_in(browser, "mallory")
             response = browser.get(callback)
-        expect_status(response, 403)
-        check(set_cookie(response, SESSION_COOKIE) is None, "mallory got a session cookie")
+        expect_no_session(response, 403, "mallory's callback")
         print("ok: mallory, whose roles map to no role, gets 403 and no session")
 
     # --- The command-line tool: the provider's access tokens as bearer tokens ------------------
