@@ -66,14 +66,6 @@ UNMATCHED_ROUTE: Final = "<unmatched>"
 
 def route_template(scope: Mapping[str, Any]) -> str:
     """The path template of the route that handled `scope`, e.g. `/api/v1/items/{item_id}`."""
-    # Recent FastAPI keeps routers nested and records the full template of the selected route
-    # here; `scope["route"]` then holds the route as declared in its router (without prefixes).
-    fastapi_scope = scope.get("fastapi")
-    if isinstance(fastapi_scope, Mapping):
-        context = fastapi_scope.get("effective_route_context")
-        template = getattr(context, "path_format", None)
-        if isinstance(template, str) and template:
-            return template
     route = scope.get("route")
     for attribute in ("path_format", "path"):
         template = getattr(route, attribute, None)
