@@ -175,7 +175,9 @@ const CATALOGUE: &[(&str, Needs, &str, &[&str])] = &[
         "tests/test_passwords.py",
         &[
             "test_hashes_are_argon2id_with_the_configured_cost",
-            "test_hashing_runs_in_a_worker_thread",
+            "test_hashing_runs_in_a_thread_of_its_own_that_yields_to_requests",
+            "test_password_checks_beyond_the_bounded_queue_are_refused_at_once",
+            "test_a_cancelled_check_keeps_its_place_until_its_hash_has_finished",
             "test_password_policy",
             "test_every_character_counts_nothing_is_truncated",
             "test_the_bundled_blocklist_is_real",
